@@ -1,0 +1,69 @@
+"""The whole parameter file of one country."""
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from .drugs import DrugMarket
+from .records import bad, Quantity, Strict, Text, Year
+from .smuggling import SmugglingMarket
+
+MARKETS = ("drugs", "smuggling")
+MARKET_LABELS = {"drugs": "drug trafficking", "smuggling": "smuggling of migrants"}
+
+
+class Macro(Strict):
+    lcu_per_usd: Quantity = Field(description="Annual average exchange rate, local currency per US dollar")
+    gdp_usd: Quantity | None = Field(default=None, description="Gross domestic product, current US dollars")
+
+    @model_validator(mode="after")
+    def _units(self) -> "Macro":
+        if not self.lcu_per_usd.unit.endswith("/USD"):
+            raise bad("unit", "lcu_per_usd: unit must be '<currency>/USD', got {u!r}", {"u": self.lcu_per_usd.unit})
+        if self.gdp_usd is not None and self.gdp_usd.unit != "USD":
+            raise bad("unit", "gdp_usd: unit must be 'USD', got {u!r}", {"u": self.gdp_usd.unit})
+        return self
+
+
+class Markets(Strict):
+    drugs: DrugMarket | None = None
+    smuggling: SmugglingMarket | None = None
+
+
+class CountryFile(Strict):
+    """Everything the notebooks need to estimate one country's IFFs."""
+
+    country: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 3166-1 alpha-3 code (XAA-XZZ for fictional countries)")
+    name: Text
+    name_es: str | None = Field(default=None, description="Name in Spanish")
+    m49: int | None = Field(default=None, ge=1, le=999, description="UN M49 numeric code (none for fictional countries)")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code of the local currency")
+    fictional: bool = False
+    first_year: Year
+    last_year: Year
+    summary: Text = Field(description="One paragraph: the country's place in the markets covered")
+    macro: Macro
+    markets: Markets
+
+    @model_validator(mode="after")
+    def _check(self) -> "CountryFile":
+        if self.first_year > self.last_year:
+            raise bad("years", "first_year {a} is after last_year {b}", {"a": self.first_year, "b": self.last_year})
+        if self.fictional != self.country.startswith("X"):
+            raise bad(
+                "fictional", "fictional countries use codes XAA-XZZ, and codes starting with X are fictional"
+            )
+        if not self.fictional and self.m49 is None:
+            raise bad("m49", "m49: a real country needs its UN M49 code")
+        cur = self.macro.lcu_per_usd.unit.split("/")[0]
+        if cur != self.currency:
+            raise bad("unit", "macro.lcu_per_usd: unit {u!r} does not match currency {c}", {"u": self.macro.lcu_per_usd.unit, "c": self.currency})
+        if self.markets.drugs is None and self.markets.smuggling is None:
+            raise bad("markets", "markets: declare at least one market (drugs, smuggling)")
+        return self
+
+    @property
+    def years(self) -> list[int]:
+        return list(range(self.first_year, self.last_year + 1))
+
+    def market_names(self) -> list[str]:
+        return [m for m in MARKETS if getattr(self.markets, m) is not None]

@@ -1,0 +1,70 @@
+"""Schema of the smuggling-of-migrants section of a parameter file.
+
+A *corridor* is a group of migrants (a nationality group) on one journey: from their origin,
+possibly through a transit country, into a destination. Its smuggling fees are
+
+    journeys = apprehension events / events per person x undetected-crossing factor
+    fees     = journeys x share paying a smuggler x fee per migrant
+
+and each fee is split by where it is paid (origin, transit, destination) and by the residence
+of the smuggler who receives it (origin, transit, destination).
+"""
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from .drugs import DataGap
+from .records import bad, Events, Factor, Quantity, Share, Strict, Text
+
+PLACES = ("origin", "transit", "destination")
+
+
+class PlaceShares(Strict):
+    """Shares of the fees by place (sum to 1). Structural: they define the scenarios."""
+
+    origin: Share
+    transit: Share | None = None
+    destination: Share
+
+
+class Corridor(Strict):
+    label: Text
+    origin: Text = Field(description="Country of residence of the migrants (ISO3) or a group name")
+    transit: Text | None = Field(default=None, description="Transit country (ISO3), if any")
+    destination: Text = Field(description="Destination country (ISO3)")
+    apprehensions: Events = Field(description="Apprehension events of this group on this journey")
+    events_per_person: Factor = Field(description="Apprehension events per person (repeat apprehensions), >= 1")
+    undetected_factor: Factor = Field(
+        description="Migrants who made the journey per migrant apprehended (undetected crossings), >= 1"
+    )
+    share_paying: Share = Field(description="Share of migrants who pay a smuggler")
+    fee: Quantity = Field(description="Fee per paying migrant for this journey (USD/person or LCU/person)")
+    payment_place: PlaceShares = Field(description="Where fees are paid: origin, transit, destination")
+    smuggler_residence: PlaceShares = Field(
+        description="Residence of the smugglers who receive the fees: origin, transit or destination country"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> "Corridor":
+        cur, _, per = self.fee.unit.partition("/")
+        if per != "person" or not (len(cur) == 3 and cur.isupper()):
+            raise bad("unit", "fee: unit must be a currency per person, e.g. 'USD/person', got {u!r}", {"u": self.fee.unit})
+        for name in ("payment_place", "smuggler_residence"):
+            shares = getattr(self, name)
+            if self.transit is None and shares.transit is not None:
+                raise bad("transit", "{n}.transit given but the corridor has no transit country", {"n": name})
+        return self
+
+
+class SmugglingMarket(Strict):
+    corridors: dict[str, Corridor] = Field(default_factory=dict)
+    data_gaps: list[DataGap] = Field(default_factory=list)
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> "SmugglingMarket":
+        if not self.corridors and not self.data_gaps:
+            raise bad(
+                "empty_market", "give at least one corridor, or list the data_gaps that prevent an estimate"
+            )
+        return self

@@ -1,0 +1,139 @@
+"""Smuggling of migrants: journeys, fees, and where and to whom the fees are paid.
+
+The fee a migrant (or someone on the migrant's behalf) pays a smuggler is the transaction. Who
+pays depends on where the payment is made: at origin or in transit, the migrant (a resident of
+the origin country: a traveller does not change residence by crossing a country); at destination,
+relatives or the migrant settled there (residents of the destination). The smuggler who receives
+it is resident in the origin, transit or destination country. The residence rules of
+:mod:`methods.accounting` then make each payment inward, outward or domestic for a country.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .accounting import flow_direction
+from .inputs import Values
+from .schema import Corridor, SmugglingMarket
+
+PLACES = ("origin", "transit", "destination")
+
+
+def persons_apprehended(apprehension_events, events_per_person):
+    """Distinct persons behind apprehension events (removing repeat apprehensions).
+
+    .. math:: N^{app} = E / \\rho, \\quad \\rho \\ge 1
+    """
+    return np.divide(apprehension_events, events_per_person)
+
+
+def smuggled_journeys(persons_apprehended, undetected_factor):
+    """Migrants who made the journey, detected or not.
+
+    .. math:: N = N^{app} \\times g, \\quad g \\ge 1
+
+    ``undetected_factor`` (*g*): migrants per migrant apprehended, e.g. the inverse of the
+    probability of being apprehended at least once.
+    """
+    return np.multiply(persons_apprehended, undetected_factor)
+
+
+def paying_migrants(smuggled_journeys, share_paying):
+    """Migrants who paid a smuggler.
+
+    .. math:: N^{pay} = N \\times s
+    """
+    return np.multiply(smuggled_journeys, share_paying)
+
+
+def smuggling_fees_usd(paying_migrants, fee_usd_per_person):
+    """Fees paid to smugglers, US dollars.
+
+    .. math:: F = N^{pay} \\times f
+    """
+    return np.multiply(paying_migrants, fee_usd_per_person)
+
+
+def payer_residence(place: str, origin: str, destination: str) -> str:
+    """Residence of the payer of a fee paid at ``place`` (origin, transit or destination)."""
+    return destination if place == "destination" else origin
+
+
+def fee_payment_usd(fees_usd, payment_place_share, smuggler_residence_share):
+    """Part of the fees paid at one place to smugglers resident in one country.
+
+    .. math:: F_{p,r} = F \\times \\pi_p \\times \\sigma_r
+
+    (Place of payment and residence of the smuggler are taken as independent.)
+    """
+    return np.multiply(np.multiply(fees_usd, payment_place_share), smuggler_residence_share)
+
+
+@dataclass
+class Payment:
+    corridor: str
+    place: str
+    payer: str
+    payee: str
+    value_usd: np.ndarray
+
+
+@dataclass
+class CorridorResult:
+    corridor: str
+    label: str
+    origin: str
+    transit: str | None
+    destination: str
+    persons_apprehended: np.ndarray
+    journeys: np.ndarray
+    paying: np.ndarray
+    fee_usd_per_person: np.ndarray
+    fees_usd: np.ndarray
+    payments: list[Payment]
+
+    def total(self, reporting_country: str, direction: str) -> np.ndarray:
+        vals = [p.value_usd for p in self.payments
+                if flow_direction(reporting_country, p.payer, p.payee) == direction]
+        return np.sum(np.broadcast_arrays(*vals), axis=0) if vals else np.zeros_like(self.fees_usd)
+
+
+@dataclass
+class SmugglingResult:
+    corridors: dict[str, CorridorResult]
+
+    def total(self, reporting_country: str, direction: str) -> np.ndarray:
+        vals = [c.total(reporting_country, direction) for c in self.corridors.values()]
+        return np.sum(np.broadcast_arrays(*vals), axis=0) if vals else np.zeros(1)
+
+
+def corridor_payments(cid: str, c: Corridor, fees_usd, v: Values) -> list[Payment]:
+    """Fees split by place of payment and smuggler residence."""
+    countries = {"origin": c.origin, "transit": c.transit, "destination": c.destination}
+    out = []
+    for place in PLACES:
+        pi = getattr(c.payment_place, place)
+        if pi is None:
+            continue
+        for res in PLACES:
+            sigma = getattr(c.smuggler_residence, res)
+            if sigma is None:
+                continue
+            out.append(Payment(cid, place, payer_residence(place, c.origin, c.destination), countries[res],
+                               fee_payment_usd(fees_usd, v(pi), v(sigma))))
+    return out
+
+
+def evaluate_corridor(cid: str, c: Corridor, v: Values) -> CorridorResult:
+    persons = persons_apprehended(v(c.apprehensions), v(c.events_per_person))
+    journeys = smuggled_journeys(persons, v(c.undetected_factor))
+    paying = paying_migrants(journeys, v(c.share_paying))
+    fee = np.divide(v(c.fee), v.fx_for(c.fee))
+    fees = smuggling_fees_usd(paying, fee)
+    return CorridorResult(cid, c.label, c.origin, c.transit, c.destination, persons, journeys, paying, fee, fees,
+                          corridor_payments(cid, c, fees, v))
+
+
+def evaluate_smuggling_market(market: SmugglingMarket, v: Values) -> SmugglingResult:
+    return SmugglingResult({cid: evaluate_corridor(cid, c, v) for cid, c in market.corridors.items()})
