@@ -133,7 +133,7 @@ def write_country_pages(project: Project, chapters: list[Chapter]) -> None:
                   f"is listed in each chapter and in {{ref}}`the reference of inputs <inputs-{ch.country.lower()}>`.", ""]
         for m in ch.markets:
             lines.append(f"- {{doc}}`{m}` — {MARKET_LABELS[m]}")
-        lines += ["", "## Downloads", "",
+        lines += ["", "**Downloads**", "",
                   f"- {{download}}`Parameter file ({ch.country}.yml) <../../../parameters/{ch.country}.yml>`"]
         for m in ch.markets:
             lines.append(f"- {{download}}`Executed notebook: {MARKET_LABELS[m]} ({m}.ipynb) <{m}.ipynb>`")
@@ -143,8 +143,13 @@ def write_country_pages(project: Project, chapters: list[Chapter]) -> None:
         _write_if_changed(folder / "index.md", "\n".join(lines))
 
 
+def md_escape(text: str) -> str:
+    """Text safe inside MyST Markdown: a dollar sign would otherwise open a formula."""
+    return text.replace("$", "\\$")
+
+
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return md_escape(text).replace("|", "\\|").replace("\n", " ")
 
 
 def write_inputs_reference(project: Project, cfs: list[CountryFile]) -> None:

@@ -4,9 +4,6 @@ Each function draws on a new matplotlib figure and returns it; the notebook disp
 """
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # figures are rendered to files/outputs, never to a screen
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
@@ -56,7 +53,7 @@ def chain_diagram(chain_result, year_index: int, year: int, title: str):
     for i, name in enumerate(names):
         b = chain_result.balances[name]
         x0 = 3 * i
-        unit_note = "leaf" if b.unit == "t" else "pure"
+        unit_note = {"coca_leaf": "leaf", "opium": "gum"}.get(name, "pure")
         box = FancyBboxPatch((x0, 0), 2.0, 1.0, boxstyle="round,pad=0.05", fc="#eef3f8", ec="#2166ac")
         ax.add_patch(box)
         ax.text(x0 + 1.0, 0.68, STAGE_LABELS[name].capitalize(), ha="center", va="center", fontsize=9, weight="bold")
@@ -109,26 +106,27 @@ def price_ladder(points: list[tuple[str, float]], title: str):
 
 
 def iff_by_year(years: list[int], inward: dict[str, np.ndarray], outward: dict[str, np.ndarray],
-                title: str, low=None, high=None):
+                title: str, low=None, high=None, labels: dict[str, str] | None = None):
     """Inward (up) and outward (down) IFFs by year, stacked by product, with the total's interval."""
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
     x = np.arange(len(years))
     products = sorted(set(inward) | set(outward))
     colors = {p: PALETTE[i % len(PALETTE)] for i, p in enumerate(products)}
+    name = {p: (labels or {}).get(p, STAGE_LABELS.get(p, p.replace("_", " "))) for p in products}
     up = np.zeros(len(years))
     down = np.zeros(len(years))
     for p in products:
         if p in inward and np.any(inward[p] > 0):
-            ax.bar(x, inward[p] / 1e6, bottom=up, color=colors[p], label=f"{p} (inward)", width=0.6)
+            ax.bar(x, inward[p] / 1e6, bottom=up, color=colors[p], label=f"{name[p]} (inward)", width=0.6)
             up += inward[p] / 1e6
         if p in outward and np.any(outward[p] > 0):
             ax.bar(x, -outward[p] / 1e6, bottom=-down, color=colors[p], hatch="//", edgecolor="white",
-                   label=f"{p} (outward)", width=0.6)
+                   label=f"{name[p]} (outward)", width=0.6)
             down += outward[p] / 1e6
     if low is not None and high is not None:
         total = up + down
-        ax.errorbar(x + 0.36, total, yerr=[total - low / 1e6, high / 1e6 - total], fmt="o", color="black",
-                    ms=3, capsize=3, label="total (inward + outward), 90% interval")
+        ax.vlines(x + 0.36, low / 1e6, high / 1e6, color="black", lw=1.2, label="total: 90% Monte Carlo interval")
+        ax.plot(x + 0.36, total, "o", color="black", ms=3, label="total (inward + outward), central")
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(x, [str(y) for y in years])
     ax.set_ylabel("millions of current US dollars\n(outward shown below zero)")

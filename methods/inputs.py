@@ -15,7 +15,7 @@ import numpy as np
 from .loading import iter_quantities
 from .schema import CountryFile, Quantity
 
-STRUCTURAL_FIELDS = {"abroad_share"}
+STRUCTURAL_FIELDS = {"abroad_share", "resident_share"}
 STRUCTURAL_PARENTS = {"payment_place", "smuggler_residence"}
 
 
@@ -89,7 +89,7 @@ def _fx_arrays(cf: CountryFile) -> dict[int, np.ndarray]:
     out: dict[int, np.ndarray] = {}
     for _, q in iter_quantities(cf):
         currency = q.unit.split("/")[0]
-        if currency == cf.currency and q is not fx_q:
+        if currency == cf.currency and currency != "USD" and q is not fx_q and fx_q is not None:
             rates = []
             for y in cf.years:
                 src_year = q.at_year(y)[3]

@@ -1,8 +1,8 @@
 """Reading and validating parameter files.
 
 Parameter files are data only. They are parsed with YAML's safe loader; anything that could
-construct objects or expand into a huge document (tags, anchors and aliases, very large files) is
-refused before it is interpreted. Every problem is reported as one :class:`~methods.errors.Problem`
+construct objects (tags) or blow up into a huge document (very large files, aliases expanding to
+too many values, duplicate keys) is refused before it is interpreted. Every problem is reported as one :class:`~methods.errors.Problem`
 naming the file, the field path, the line and what is wrong; unknown keys come with the closest
 valid key.
 """
@@ -24,6 +24,7 @@ from .schema import CountryFile, Quantity
 from .schema.records import UNION_TAGS, SourceRef
 
 MAX_BYTES = 1_000_000
+MAX_NODES = 200_000  # after expanding aliases: guards against "billion laughs" documents
 ISO3 = re.compile(r"^[A-Z]{3}$")
 
 
@@ -54,6 +55,28 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _expanded_size(node: yaml.Node) -> int:
+    """Number of nodes once every alias is expanded (computed without expanding)."""
+    memo: dict[int, int] = {}
+
+    def size(n: yaml.Node, depth: int = 0) -> int:
+        if depth > 200:
+            raise RecursionError
+        key = id(n)
+        if key in memo:
+            return memo[key]
+        if isinstance(n, yaml.MappingNode):
+            total = 1 + sum(size(k, depth + 1) + size(v, depth + 1) for k, v in n.value)
+        elif isinstance(n, yaml.SequenceNode):
+            total = 1 + sum(size(v, depth + 1) for v in n.value)
+        else:
+            total = 1
+        memo[key] = total
+        return total
+
+    return size(node)
 
 
 def _line_index(node: yaml.Node, prefix: tuple = ()) -> Iterator[tuple[tuple, int]]:
@@ -90,8 +113,6 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[Any, dict[tuple, 
         raise fail("the file is empty")
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                raise fail("YAML anchors and aliases (&, *) are not allowed in parameter files", event.start_mark.line + 1)
             tag = getattr(event, "tag", None)
             if tag and not getattr(event, "implicit", True) and not str(tag).startswith("tag:yaml.org,2002:"):
                 raise fail(f"YAML tag {tag!r} is not allowed: parameter files hold plain data", event.start_mark.line + 1)
@@ -102,6 +123,10 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[Any, dict[tuple, 
             node = loader.get_single_node()
             if node is None:
                 raise fail("the file is empty")
+            size = _expanded_size(node)
+            if size > MAX_NODES:
+                raise fail(f"the document expands to {size:,} values through anchors and aliases "
+                           f"(at most {MAX_NODES:,} are allowed)")
             data = loader.construct_document(node)
         finally:
             loader.dispose()
@@ -336,6 +361,10 @@ def fx_problems(cf: CountryFile, name: str, lines: dict[tuple, int]) -> list[Pro
         if currency != cf.currency:
             out.append(Problem(name, ".".join(map(str, path)), f"unit {q.unit!r}: values must be in USD or the "
                                f"country's currency {cf.currency}", _line_for(path, lines)))
+            continue
+        if fx is None:
+            out.append(Problem(name, ".".join(map(str, path)), f"unit {q.unit!r} is in {currency}: give "
+                               f"macro.lcu_per_usd (annual average {currency} per US dollar) to convert it", _line_for(path, lines)))
             continue
         for y in cf.years:
             try:

@@ -100,7 +100,11 @@ def provenance_text(q: Quantity) -> tuple[str, str]:
 
 
 def input_label(path: tuple, prefix_len: int) -> str:
-    parts = [str(p) for p in path[prefix_len:] if p not in ("stages", "chains", "routes", "corridors")]
+    """A readable name for an input: the product (or corridor) and the field, without container names."""
+    parts = list(path[prefix_len:])
+    if parts[:1] == ["chains"] and len(parts) > 3 and parts[2] == "stages":
+        parts = parts[3:]  # the stage names the drug; the chain name would repeat it
+    parts = [str(p) for p in parts if p not in ("stages", "chains", "routes", "corridors")]
     return " › ".join(STAGE_LABELS.get(p, p).replace("_", " ") for p in parts)
 
 
@@ -114,14 +118,59 @@ def inputs_table(cf: CountryFile, infos: list[InputInfo], prefix: tuple) -> pd.D
         kind, text = provenance_text(q)
         rows.append({
             "Input": input_label(info.path, len(prefix)),
-            "Value (low–high)": _value_text(q, cf.years),
+            "Value (low–high)": _value_text(q, cf.years).replace("; ", "<br>"),
             "Unit": q.unit,
             "Year": ", ".join(map(str, q.reference_years())) if q.value is not None else "series",
             "Provenance": kind,
-            "Source or reasoning": text,
+            "Source or reasoning": text.replace(" · ", "<br>"),
             "Scenario input": "yes" if info.structural else "",
         })
     return pd.DataFrame(rows)
+
+
+def provenance_summary(infos: list[InputInfo], prefix: tuple) -> pd.DataFrame:
+    """How many inputs rest on each kind of evidence. A series whose years differ counts under each."""
+    counts = {"a publication (read in it)": 0, "a secondary report quoting a publication": 0,
+              "arithmetic on sourced values": 0, "an assumption, with its reasoning": 0}
+    keys = list(counts)
+    for info in infos:
+        if info.path[: len(prefix)] != prefix:
+            continue
+        q = info.quantity
+        kinds = {s.evidence for s in q.sources()}
+        if "primary" in kinds:
+            counts[keys[0]] += 1
+        if "secondary" in kinds:
+            counts[keys[1]] += 1
+        if "derived" in kinds:
+            counts[keys[2]] += 1
+        if q.assumptions():
+            counts[keys[3]] += 1
+    return pd.DataFrame({"Inputs resting on": keys, "Number": list(counts.values())})
+
+
+def assumptions_markdown(infos: list[InputInfo], prefix: tuple) -> str:
+    """Markdown list of every assumption under ``prefix``, with the value it concerns and its reasoning.
+
+    Years of a series that share the same reasoning are listed together.
+    """
+    items = []
+    for info in infos:
+        if info.path[: len(prefix)] != prefix:
+            continue
+        q = info.quantity
+        label = input_label(info.path, len(prefix))
+        if q.assumption is not None:
+            value = fmt_number(q.value) if q.value is not None else "series"
+            items.append(f"- **{label}** ({value} {q.unit}): {q.assumption}")
+        by_reason: dict[str, list[str]] = {}
+        for y, v in sorted((q.values or {}).items()):
+            if getattr(v, "assumption", None):
+                by_reason.setdefault(v.assumption, []).append(f"{y}: {fmt_number(v.value)}")
+        for reason, years in by_reason.items():
+            items.append(f"- **{label}** ({'; '.join(years)} {q.unit}): {reason}")
+    text = "\n".join(items) if items else "No input of this chapter is an assumption."
+    return text.replace("$", "\\$")
 
 
 def styled_inputs(df: pd.DataFrame):
@@ -132,24 +181,41 @@ def styled_inputs(df: pd.DataFrame):
         return [""] * len(row)
 
     return (df.style.apply(row_style, axis=1).hide(axis="index")
-            .set_properties(subset=["Source or reasoning"], **{"font-size": "0.85em"}))
+            .set_properties(**{"font-size": "0.8em", "vertical-align": "top", "text-align": "left"}))
 
 
-def balance_table(b: StageBalance, years: list[int]) -> pd.DataFrame:
-    """The supply-and-use balance of one stage, items as rows and years as columns."""
-    rows = {}
-    for item in BALANCE_ITEMS:
-        arr = np.asarray(getattr(b, item), dtype=float)
-        if item == "discrepancy" and not np.any(np.abs(arr) > 1e-6):
-            continue
-        rows[ITEM_LABELS[item]] = arr
-    df = pd.DataFrame(rows, index=years).T
-    supply = b.supply()
-    uses = b.uses()
-    df.loc["Total supply"] = supply
-    df.loc["Total uses"] = uses
-    df.columns = [str(y) for y in years]
-    return df
+def collapsible(summary: str, html_body: str) -> str:
+    """HTML that shows ``summary`` and reveals ``html_body`` on a click (no script needed)."""
+    return f"<details><summary><strong>{escape(summary)}</strong></summary>\n{html_body}\n</details>"
+
+
+def stage_unit_label(stage: str) -> str:
+    return {"coca_leaf": "t of leaf", "opium": "kg of gum"}.get(stage, "kg pure")
+
+
+def product_label(product: str) -> str:
+    return STAGE_LABELS.get(product, product.replace("_", " "))
+
+
+def balance_table(balances: dict[str, StageBalance], years: list[int]) -> pd.DataFrame:
+    """The supply-and-use balance of every stage of a chain: rows (product, item), columns years.
+
+    Items that are zero in every year are left out; each product ends with its total supply and
+    total uses, which are equal by construction.
+    """
+    blocks = []
+    for stage, b in balances.items():
+        unit = stage_unit_label(stage)
+        name = f"{STAGE_LABELS.get(stage, stage).capitalize()} ({unit})"
+        rows = {}
+        for item in BALANCE_ITEMS:
+            arr = np.asarray(getattr(b, item), dtype=float)
+            if np.any(np.abs(arr) > 1e-6):
+                rows[(name, ITEM_LABELS[item])] = arr
+        rows[(name, "Total supply")] = b.supply()
+        rows[(name, "Total uses")] = b.uses()
+        blocks.append(pd.DataFrame(rows, index=[str(y) for y in years]).T)
+    return pd.concat(blocks)
 
 
 def money_table(values: dict[str, np.ndarray], years: list[int], in_millions: bool = True) -> pd.DataFrame:
@@ -159,3 +225,19 @@ def money_table(values: dict[str, np.ndarray], years: list[int], in_millions: bo
 
 def escape(text: str) -> str:
     return html.escape(text)
+
+
+def central_vs_interval(v: dict) -> str:
+    """A sentence placing the central estimate against its Monte Carlo interval."""
+    c, lo, hi = v["central"], v["low"], v["high"]
+    if not np.isfinite(c):
+        return ""
+    if lo <= c <= hi:
+        return (f"The central estimate lies inside its 90% interval: the inputs' stated uncertainty is roughly "
+                f"balanced around their central values.")
+    side, where = ("above", "below") if c < lo else ("below", "above")
+    return (f"**Note.** In {v['year']} the central estimate ({c / 1e6:,.1f} million) lies {where} its 90% Monte Carlo "
+            f"interval ({lo / 1e6:,.1f}–{hi / 1e6:,.1f} million). The central estimate combines each input's central "
+            f"value; several inputs have ranges that extend much further {side} their central value than the other "
+            f"way (the sources disagree), so most combinations of inputs give a total {side} it. Both numbers are "
+            f"reported; the tornado chart below shows which inputs are responsible.")

@@ -108,20 +108,27 @@ class SmugglingResult:
         return np.sum(np.broadcast_arrays(*vals), axis=0) if vals else np.zeros(1)
 
 
+def normalised_share(share, sum_of_shares):
+    """A share rescaled so that the shares of its group sum to one.
+
+    .. math:: \\tilde s_k = s_k / \\sum_j s_j
+
+    (When a scenario moves one share to its bound, the others are rescaled in proportion.)
+    """
+    return np.divide(share, sum_of_shares)
+
+
 def corridor_payments(cid: str, c: Corridor, fees_usd, v: Values) -> list[Payment]:
     """Fees split by place of payment and smuggler residence."""
     countries = {"origin": c.origin, "transit": c.transit, "destination": c.destination}
+    places = {p: v(getattr(c.payment_place, p)) for p in PLACES if getattr(c.payment_place, p) is not None}
+    residences = {r: v(getattr(c.smuggler_residence, r)) for r in PLACES if getattr(c.smuggler_residence, r) is not None}
+    pi_sum, sigma_sum = sum(places.values()), sum(residences.values())
     out = []
-    for place in PLACES:
-        pi = getattr(c.payment_place, place)
-        if pi is None:
-            continue
-        for res in PLACES:
-            sigma = getattr(c.smuggler_residence, res)
-            if sigma is None:
-                continue
+    for place, pi in places.items():
+        for res, sigma in residences.items():
             out.append(Payment(cid, place, payer_residence(place, c.origin, c.destination), countries[res],
-                               fee_payment_usd(fees_usd, v(pi), v(sigma))))
+                               fee_payment_usd(fees_usd, normalised_share(pi, pi_sum), normalised_share(sigma, sigma_sum))))
     return out
 
 

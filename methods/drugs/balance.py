@@ -93,3 +93,28 @@ def route_quantity(flow_quantity, route_share, sum_of_route_shares):
     (Normalising keeps the split exact when shares are drawn independently in the Monte Carlo.)
     """
     return np.multiply(flow_quantity, np.divide(route_share, sum_of_route_shares))
+
+
+def traded_by_residents_kg(route_quantity, resident_share):
+    """Part of a route's quantity that residents of the reporting country buy or sell.
+
+    .. math:: Q^{res}_r = Q_r \\times \\rho_r
+
+    The rest crosses the country under the ownership of non-residents: a transaction between
+    non-residents, which is not an IFF of the reporting country.
+    """
+    return np.multiply(route_quantity, resident_share)
+
+
+def flow_from_base_kg(base_kg, base_share, base_fraction_of_flow=1.0):
+    """A flow estimated from an observed one.
+
+    .. math:: Q = B \\times s_B / f_B
+
+    ``base_kg`` (*B*): the observed flow, e.g. a partner's production or the seizures in a
+    destination market; ``base_share`` (:math:`s_B`): the part of it that concerns this flow, e.g.
+    the share of a partner's production that transits the country; ``base_fraction_of_flow``
+    (:math:`f_B`): the fraction of the flow that the base represents, e.g. the share of supply that
+    is seized (1 when the base is the whole flow).
+    """
+    return np.divide(np.multiply(base_kg, base_share), base_fraction_of_flow)

@@ -83,10 +83,11 @@ class DrugResult:
 
 
 def volume_kg(volume: Volume, v: Values) -> np.ndarray:
-    """A quantity given directly, or as ``base x base_share``."""
+    """A quantity given directly, or derived from an observed flow (:func:`balance.flow_from_base_kg`)."""
     if volume.quantity is not None:
         return v(volume.quantity)
-    return np.multiply(v(volume.base), v(volume.base_share))
+    fraction = v(volume.base_fraction_of_flow) if volume.base_fraction_of_flow is not None else 1.0
+    return bal.flow_from_base_kg(v(volume.base), v(volume.base_share), fraction)
 
 
 def price_point_usd_per_pure_kg(point, v: Values) -> np.ndarray:
@@ -113,6 +114,8 @@ def route_flows(drug: str, product: str, unit: str, flow: Flow, quantity, direct
     out = []
     for rid, r in routes.items():
         q_kg = bal.route_quantity(quantity, v(r.share), total_share) * KG_PER_UNIT[unit]
+        if r.resident_share is not None:
+            q_kg = bal.traded_by_residents_kg(q_kg, v(r.resident_share))
         home = price_point_usd_per_pure_kg(r.home, v)
         abroad = price_point_usd_per_pure_kg(r.abroad, v)
         phi = v(r.abroad_share)

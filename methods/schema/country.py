@@ -12,12 +12,15 @@ MARKET_LABELS = {"drugs": "drug trafficking", "smuggling": "smuggling of migrant
 
 
 class Macro(Strict):
-    lcu_per_usd: Quantity = Field(description="Annual average exchange rate, local currency per US dollar")
+    lcu_per_usd: Quantity | None = Field(
+        default=None,
+        description="Annual average exchange rate, local currency per US dollar (needed when any value is in local currency)",
+    )
     gdp_usd: Quantity | None = Field(default=None, description="Gross domestic product, current US dollars")
 
     @model_validator(mode="after")
     def _units(self) -> "Macro":
-        if not self.lcu_per_usd.unit.endswith("/USD"):
+        if self.lcu_per_usd is not None and not self.lcu_per_usd.unit.endswith("/USD"):
             raise bad("unit", "lcu_per_usd: unit must be '<currency>/USD', got {u!r}", {"u": self.lcu_per_usd.unit})
         if self.gdp_usd is not None and self.gdp_usd.unit != "USD":
             raise bad("unit", "gdp_usd: unit must be 'USD', got {u!r}", {"u": self.gdp_usd.unit})
@@ -54,7 +57,7 @@ class CountryFile(Strict):
             )
         if not self.fictional and self.m49 is None:
             raise bad("m49", "m49: a real country needs its UN M49 code")
-        cur = self.macro.lcu_per_usd.unit.split("/")[0]
+        cur = self.macro.lcu_per_usd.unit.split("/")[0] if self.macro.lcu_per_usd is not None else self.currency
         if cur != self.currency:
             raise bad("unit", "macro.lcu_per_usd: unit {u!r} does not match currency {c}", {"u": self.macro.lcu_per_usd.unit, "c": self.currency})
         if self.markets.drugs is None and self.markets.smuggling is None:

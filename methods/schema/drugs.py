@@ -59,7 +59,9 @@ class Route(Strict):
     transit or destination wholesale). ``abroad_share`` is the share of the route's quantity whose
     ownership changes abroad: for exports, drugs carried abroad by resident groups and sold
     there; for imports, drugs bought abroad by resident groups. It is a *structural* parameter:
-    its low/central/high values define the point-of-sale scenarios.
+    its low/central/high values define the point-of-sale scenarios. ``resident_share`` (also
+    structural) is the share traded by residents at all: drugs that cross a transit country under
+    the ownership of non-residents change hands between non-residents only.
     """
 
     label: Text
@@ -68,25 +70,43 @@ class Route(Strict):
     home: PricePoint = Field(description="Price if ownership changes hands in the reporting country")
     abroad: PricePoint = Field(description="Price if ownership changes hands abroad (transit or destination)")
     abroad_share: Share = Field(description="Share of the quantity whose ownership changes abroad")
+    resident_share: Share | None = Field(
+        default=None,
+        description="Share of the route's quantity bought or sold by residents of the reporting country; the rest "
+        "crosses under the ownership of non-residents and is no IFF of this country (default: all of it)",
+    )
 
 
 class Volume(Strict):
-    """A quantity given directly, or as a share of a larger flow (e.g. of a partner's supply)."""
+    """A quantity given directly, or derived from another observed flow (the ``base``).
+
+    ``quantity = base x base_share / base_fraction_of_flow``: ``base_share`` is the part of the
+    base that concerns this flow (e.g. the share of a partner's production that transits the
+    country); ``base_fraction_of_flow`` is what fraction of the flow the base represents, when the
+    base is only part of it (e.g. seizures as a share of supply). Omitted, it is one.
+    """
 
     quantity: Kilograms | None = None
-    base: Kilograms | None = Field(default=None, description="The larger flow, e.g. a partner's exports")
-    base_share: Share | None = Field(default=None, description="Share of `base` that this flow represents")
+    base: Kilograms | None = Field(default=None, description="The observed flow, e.g. a partner's production or seizures")
+    base_share: Share | None = Field(default=None, description="Share of `base` that concerns this flow")
+    base_fraction_of_flow: Share | None = Field(
+        default=None, description="Fraction of this flow that `base` represents (e.g. share of supply seized); default 1"
+    )
 
     @model_validator(mode="after")
     def _one_way(self) -> "Volume":
         direct = self.quantity is not None
-        shared = self.base is not None or self.base_share is not None
+        shared = self.base is not None or self.base_share is not None or self.base_fraction_of_flow is not None
         if direct == shared:
             raise bad(
                 "volume_form", "give either quantity, or base together with base_share"
             )
         if shared and (self.base is None or self.base_share is None):
             raise bad("volume_form", "base and base_share go together")
+        if direct and self.base_fraction_of_flow is not None:
+            raise bad("volume_form", "base_fraction_of_flow goes with base, not with quantity")
+        if self.base_fraction_of_flow is not None and min(self.base_fraction_of_flow.numbers()) <= 0:
+            raise bad("volume_form", "base_fraction_of_flow must be above zero")
         return self
 
 
