@@ -82,4 +82,6 @@ class Project:
         return load_country(path, bib, display=self.rel(path))
 
     def template(self, market: str) -> Path:
-        return TEMPLATES / f"{market}.md"
+        """The checkout's template for a market (falling back to the installed package's)."""
+        own = self.root / "methods" / "templates" / f"{market}.md"
+        return own if own.is_file() else TEMPLATES / f"{market}.md"

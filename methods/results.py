@@ -92,8 +92,12 @@ def totals(records: list[FlowRecord], n_years: int) -> dict[tuple[str, str], np.
     return out
 
 
+RECORD_COLUMNS = ["year", "market", "drug", "product", "flow", "component", "partner", "route", "label",
+                  "quantity", "quantity_unit", "price_usd", "value_usd"]
+
+
 def records_frame(records: list[FlowRecord], years: list[int]) -> pd.DataFrame:
-    """Long table: one row per record and year."""
+    """Long table: one row per record and year (with its columns even when there is no record)."""
     rows = []
     for r in records:
         for i, y in enumerate(years):
@@ -105,7 +109,7 @@ def records_frame(records: list[FlowRecord], years: list[int]) -> pd.DataFrame:
                 "price_usd": None if r.price_usd is None else float(np.asarray(r.price_usd)[..., i]),
                 "value_usd": float(np.asarray(r.value_usd)[..., i]),
             })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=RECORD_COLUMNS)
 
 
 # ----- summaries with ranges ---------------------------------------------------------------------

@@ -1,0 +1,46 @@
+"""Shared fixtures: the repository, temporary copies of it, and a helper to run the `iff` command."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+IGNORE = shutil.ignore_patterns(".venv", "_build", ".git", "__pycache__", ".pytest_cache", ".hypothesis",
+                                "countries", "artefacts", "*.egg-info")
+
+
+def copy_repo(dest: Path, countries: list[str] | None = None) -> Path:
+    """A copy of the repository without generated files; optionally only some parameter files."""
+    shutil.copytree(REPO, dest, ignore=IGNORE)
+    if countries is not None:
+        for f in (dest / "parameters").glob("*.yml"):
+            if f.stem not in countries:
+                f.unlink()
+    return dest
+
+
+def run_iff(*args: str, cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run the `iff` command as a user would, capturing its output."""
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    env.pop("IFF_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "methods.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> Path:
+    """A copy of the repository with the whole handbook built by `iff build` (once per test session)."""
+    root = copy_repo(tmp_path_factory.mktemp("book") / "repo")
+    result = run_iff("build", "--draws", "2000", cwd=root)
+    assert result.returncode == 0, f"iff build failed:\nSTDOUT:\n{result.stdout}\nSTDERR:\n{result.stderr}"
+    return root

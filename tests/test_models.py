@@ -1,0 +1,127 @@
+"""The composed models: the training country by hand, and identities for every country."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from methods.drugs import evaluate_drug_market
+from methods.inputs import central_values
+from methods.loading import bib_keys, load_country
+from methods.results import evaluate_market, totals
+from methods.smuggling import evaluate_smuggling_market
+from methods.uncertainty import Prepared
+
+REPO = Path(__file__).resolve().parents[1]
+BIB = bib_keys(REPO / "book" / "references.bib")
+COUNTRIES = sorted(p.stem for p in (REPO / "parameters").glob("*.yml"))
+
+
+def load(iso):
+    return load_country(REPO / "parameters" / f"{iso}.yml", BIB)
+
+
+@pytest.fixture(scope="module")
+def xru():
+    cf = load("XRU")
+    return cf, central_values(cf)
+
+
+def test_training_country_cocaine_chain_by_hand(xru):
+    cf, v = xru
+    chain = evaluate_drug_market(cf.markets.drugs, v).chains["cocaine"]
+    leaf, paste, hcl = (chain.balances[s] for s in ("coca_leaf", "coca_paste_base", "cocaine_hcl"))
+    # 2018: 10,000 ha x 5 t/ha; 2,000 t licit; 1 kg per t
+    assert leaf.production.tolist() == [50_000, 60_000]
+    assert leaf.outflow.tolist() == [48_000, 58_000]
+    # paste: 10% exported, 2,000 kg x 0.5 seized, 10M x 0.002 x 10 g consumed
+    assert paste.exports.tolist() == pytest.approx([4_800, 5_800])
+    assert paste.seizures.tolist() == pytest.approx([1_000, 1_000])
+    assert paste.consumption.tolist() == pytest.approx([200, 200])
+    assert paste.outflow.tolist() == pytest.approx([42_000, 51_000])
+    # hydrochloride: 5% lost, 10,000 kg x 0.8 seized, 10M x 0.005 x 20 g consumed, the rest exported
+    assert hcl.losses.tolist() == pytest.approx([2_100, 2_550])
+    assert hcl.seizures.tolist() == pytest.approx([8_000, 9_600])
+    assert hcl.consumption.tolist() == pytest.approx([1_000, 1_000])
+    assert hcl.exports.tolist() == pytest.approx([30_900, 37_850])
+
+
+def test_training_country_iffs_by_hand(xru):
+    cf, v = xru
+    res = evaluate_drug_market(cf.markets.drugs, v)
+    flows = {(f.product, f.route): f for f in res.flows}
+    bord = flows[("cocaine_hcl", "borduria")]
+    # 60% of 30,900 kg; 0.75 x 2,000/0.8 + 0.25 x 20,000/0.8 = 8,125 $/kg
+    assert bord.quantity_kg[0] == pytest.approx(18_540)
+    assert bord.price_usd_per_kg[0] == pytest.approx(8_125)
+    assert bord.value_usd[0] == pytest.approx(150_637_500)
+    # paste: XTS 1,600 at 2.0 XTS/USD = $800, /0.5 = 1,600; abroad 1,200/0.5 = 2,400; half each
+    paste = flows[("coca_paste_base", "borduria")]
+    assert paste.price_usd_per_kg.tolist() == pytest.approx([2_000, 2_000])  # 2018 rate kept for 2019
+    # oxidant: 0.5 kg per kg of the 42,000 kg processed, half imported at $10
+    assert flows[("cocaine_hcl", "permanganate")].value_usd[0] == pytest.approx(105_000)
+    assert res.total("inward")[0] == pytest.approx(9_600_000 + 150_637_500 + 61_800_000)
+    assert res.total("outward")[0] == pytest.approx(105_000)
+
+
+def test_training_country_smuggling_by_hand(xru):
+    cf, v = xru
+    res = evaluate_smuggling_market(cf.markets.smuggling, v)
+    syl = res.corridors["syldavians_through_ruritania"]
+    # 10,000 / 1.25 x 2 x 0.75 x $5,000 = $60 million; 60% to Ruritanian smugglers, no Ruritanian payer
+    assert syl.fees_usd[0] == pytest.approx(60_000_000)
+    assert syl.total("XRU", "inward")[0] == pytest.approx(36_000_000)
+    assert syl.total("XRU", "outward")[0] == 0
+    rur = res.corridors["ruritanians_to_borduria"]
+    # 4,000 x 1.5 x 0.5 = 3,000 paying x XTS 4,000 / 2.0 = $6 million
+    assert rur.fees_usd[0] == pytest.approx(6_000_000)
+    assert rur.total("XRU", "outward")[0] == pytest.approx(6_000_000 * 0.6 * 0.3)   # paid at home to Bordurians
+    assert rur.total("XRU", "inward")[0] == pytest.approx(6_000_000 * 0.4 * 0.7)    # paid by Bordurian relatives
+    assert rur.total("XRU", "domestic")[0] == pytest.approx(6_000_000 * 0.6 * 0.7)
+    # in Borduria's accounts the same payments are mirrored
+    assert rur.total("XBO", "inward")[0] == pytest.approx(rur.total("XRU", "outward")[0])
+    assert rur.total("XBO", "outward")[0] == pytest.approx(rur.total("XRU", "inward")[0])
+
+
+@pytest.mark.parametrize("iso", COUNTRIES)
+def test_every_parameter_file_validates(iso):
+    cf = load(iso)
+    assert cf.country == iso
+
+
+@pytest.mark.parametrize("iso", COUNTRIES)
+def test_balance_identity_every_country_year_and_draw(iso):
+    cf = load(iso)
+    if cf.markets.drugs is None:
+        pytest.skip("no drug market")
+    prepared = Prepared.from_file(cf)
+    for values in (prepared.central, prepared.sample(500, 1, prepared.central, ("markets", "drugs"))):
+        res = evaluate_drug_market(cf.markets.drugs, values)
+        for chain in res.chains.values():
+            for stage, b in chain.balances.items():
+                supply, uses = b.supply(), b.uses()
+                assert np.allclose(supply, uses, rtol=1e-9, atol=1e-6), f"{iso} {stage}"
+                for item, arr in b.items().items():
+                    if item != "discrepancy":
+                        assert (arr >= -1e-9).all(), f"{iso} {stage} {item} negative"
+
+
+@pytest.mark.parametrize("iso", COUNTRIES)
+def test_totals_are_inward_plus_outward(iso):
+    cf = load(iso)
+    v = central_values(cf)
+    for market in cf.market_names():
+        if market == "smuggling" and not cf.markets.smuggling.corridors:
+            continue
+        t = totals(evaluate_market(cf, market, v)[1], len(cf.years))
+        for product, flow in t:
+            if flow == "total":
+                assert np.allclose(t[(product, "total")], t[(product, "inward")] + t[(product, "outward")])
+        assert np.allclose(t[("all", "inward")], sum(a for (p, f), a in t.items() if f == "inward" and p != "all"))
+
+
+def test_value_in_local_currency_uses_the_rate_of_its_own_year():
+    cf = load("COL")
+    v = central_values(cf)
+    route = cf.markets.drugs.chains["cocaine"].stages["cocaine_hcl"].exports.routes["central_america_mexico"]
+    fx = v.fx_for(route.home.price)
+    assert fx.tolist() == pytest.approx([2951.33] * 5)  # a 2017 price: the 2017 rate every year

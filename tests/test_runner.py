@@ -1,0 +1,88 @@
+"""The runner: skips what is up to date, re-executes only what changed, keeps the last good chapter."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import copy_repo, run_iff
+
+pytestmark = pytest.mark.slow
+DRAWS = ("--draws", "300")
+
+
+def outputs(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted((root / "book" / "countries").rglob("*"))
+            if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A checkout with two fictional countries, both executed once."""
+    root = copy_repo(tmp_path_factory.mktemp("runner") / "repo", countries=["XRU"])
+    text = (root / "parameters" / "XRU.yml").read_text()
+    (root / "parameters" / "XRV.yml").write_text(text.replace("country: XRU", "country: XRV")
+                                                  .replace("name: Ruritania (fictional)", "name: Ruritania Two (fictional)"))
+    first = run_iff("run", *DRAWS, cwd=root)
+    assert first.returncode == 0, first.stderr
+    assert "Executing 4 notebooks" in first.stderr
+    return root
+
+
+def test_second_run_executes_nothing(project):
+    before = outputs(project)
+    again = run_iff("run", *DRAWS, cwd=project)
+    assert again.returncode == 0
+    assert "All 4 notebooks are up to date; nothing to execute." in again.stderr
+    assert outputs(project) == before
+
+
+def test_changing_one_file_reexecutes_only_that_country(project):
+    path = project / "parameters" / "XRV.yml"
+    path.write_text(path.read_text().replace("values: {2018: 10000, 2019: 12000}", "values: {2018: 10000, 2019: 12500}"))
+    xru_before = {k: v for k, v in outputs(project).items() if "/XRU/" in k}
+    result = run_iff("run", *DRAWS, cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "Executing 2 notebooks" in result.stderr and "(2 up to date, skipped)" in result.stderr
+    assert "XRV drugs" in result.stderr and "XRV smuggling" in result.stderr and "XRU" not in result.stderr.split("logs in")[1]
+    assert {k: v for k, v in outputs(project).items() if "/XRU/" in k} == xru_before
+    nb = json.loads((project / "book" / "countries" / "XRV" / "drugs.ipynb").read_text())
+    assert nb["metadata"]["iff"]["country"] == "XRV"
+    # the chapter carries its country title and hides the parameter cells
+    assert "".join(nb["cells"][0]["source"]).startswith("# Ruritania Two (fictional): drug trafficking")
+    tagged = [c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", [])
+              or "injected-parameters" in c["metadata"].get("tags", [])]
+    assert tagged and all("remove-cell" in c["metadata"]["tags"] for c in tagged)
+
+
+def test_invalid_file_is_reported_and_chapters_are_untouched(project):
+    path = project / "parameters" / "XRV.yml"
+    good = path.read_text()
+    before = outputs(project)
+    try:
+        path.write_text(good.replace("value: 0.05\n              year: 2018", "value: 1.5\n              year: 2018"))
+        result = run_iff("run", *DRAWS, cwd=project)
+        assert result.returncode == 1
+        assert "parameters/XRV.yml:" in result.stderr and "losses: a share must lie between 0 and 1 (got 1.5)" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert outputs(project) == before
+    finally:
+        path.write_text(good)
+
+
+def test_failing_notebook_keeps_last_good_chapter(project):
+    template = project / "methods" / "templates" / "drugs.md"
+    good = template.read_text()
+    before = outputs(project)
+    try:
+        template.write_text(good.replace("## The value chain\n",
+                                         "## The value chain\n\n```{code-cell} python\nraise RuntimeError('boom in the template')\n```\n", 1))
+        result = run_iff("run", *DRAWS, "--country", "XRV", "--market", "drugs", cwd=project)
+        assert result.returncode == 1
+        assert "XRV drugs: cell" in result.stderr and "RuntimeError: boom in the template" in result.stderr
+        assert "_build/logs/XRV-drugs.log" in result.stderr
+        assert (project / "_build" / "failed" / "XRV-drugs.ipynb").exists()
+        assert outputs(project) == before  # the previous chapter and its results are intact
+    finally:
+        template.write_text(good)
