@@ -29,6 +29,7 @@ from .schema import MARKET_LABELS, MARKETS, CountryFile
 
 GENERATED_PART = "GENERATED: country chapters"
 GENERATED_TRAINING = "GENERATED: training country chapters"
+GENERATED_RESULTS = "GENERATED: results"
 
 
 @dataclass
@@ -90,6 +91,12 @@ def write_toc(project: Project, chapters: list[Chapter]) -> Path:
         chapters_ = part.get("chapters")
         if chapters_ == GENERATED_PART:
             part = dict(part, chapters=entries(False) or [{"file": "countries/none"}])
+        elif chapters_ == GENERATED_RESULTS:
+            pages = [{"file": f"results/{stem}"} for stem in ("summary", "mirror")
+                     if (project.book_dir / "results" / f"{stem}.ipynb").is_file()]
+            if not pages:
+                continue  # no real country yet: no results part
+            part = dict(part, chapters=pages)
         elif isinstance(chapters_, list):
             new = []
             for c in chapters_:
@@ -248,8 +255,7 @@ def sources_hash(project: Project) -> str:
     return h.hexdigest()
 
 
-def prepare_sources(project: Project) -> list[Chapter]:
-    """Generate every page that depends on the parameter files."""
+def valid_files(project: Project) -> dict[str, CountryFile]:
     cfs: dict[str, CountryFile] = {}
     bib = project.bib_keys()
     for path in project.parameter_files():
@@ -257,6 +263,22 @@ def prepare_sources(project: Project) -> list[Chapter]:
             cfs[path.stem] = project.load(path, bib)
         except ParameterError:
             pass  # reported by the runner; the last good chapters stay
+    return cfs
+
+
+def prune(project: Project) -> list[Chapter]:
+    """Remove chapters whose country or market is gone; return the chapters that remain."""
+    prune_markets(project, valid_files(project))
+    chapters = available_chapters(project)
+    results = project.book_dir / "results"
+    if results.is_dir() and not any(not c.fictional for c in chapters):
+        shutil.rmtree(results)
+    return chapters
+
+
+def prepare_sources(project: Project) -> list[Chapter]:
+    """Generate every page that depends on the parameter files."""
+    cfs = valid_files(project)
     prune_markets(project, cfs)
     chapters = available_chapters(project)
     write_toc(project, chapters)

@@ -98,12 +98,15 @@ def cmd_run(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from .book import build_html, prepare_sources
+    from .book import build_html, prepare_sources, prune
     from .project import Project
-    from .runner import failure_summary
+    from .runner import execute, failure_summary, plan_synthesis
 
     project = Project.find()
     report = _run(args, project)
+    prune(project)
+    execute(project, plan_synthesis(project), report, jobs=args.jobs, force=args.force, say=_err,
+            what="cross-country chapter")
     prepare_sources(project)
     built, seconds = build_html(project, jobs=1, force=args.force, say=_err)
     if built:

@@ -17,7 +17,7 @@ import sys
 import time
 import traceback
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import IffError, ParameterError, Problem
@@ -30,31 +30,33 @@ ISO_TOKEN = "__iso__"
 
 @dataclass(frozen=True)
 class Job:
-    country: str
-    name: str
-    fictional: bool
-    market: str
-    parameters_file: str  # relative to the project root
-    template: str  # absolute
-    out_dir: str  # absolute: book/countries/<ISO3>
+    """One notebook to execute: a template, its parameters, and where its outputs go."""
+
+    label: str  # e.g. "COL drugs", shown in progress lines and failure summaries
+    template: str  # absolute path of the MyST template
+    notebook_path: str  # absolute path of the executed chapter
     input_hash: str
     root: str
     log_file: str
     failed_dir: str
-    draws: int
-    seed: int
+    parameters: tuple  # (name, value) pairs passed to papermill; output_dir is added
+    title: str  # replaces __NAME__ in the template's Markdown
+    iso: str  # replaces __iso__ (labels unique per country)
+    metadata: tuple = ()  # (key, value) pairs stored in the notebook's metadata under "iff"
+    country: str = ""
+    market: str = ""
 
     @property
     def notebook(self) -> Path:
-        return Path(self.out_dir) / f"{self.market}.ipynb"
+        return Path(self.notebook_path)
+
+    @property
+    def out_dir(self) -> str:
+        return str(self.notebook.parent)
 
     @property
     def manifest(self) -> Path:
-        return Path(self.out_dir) / f".{self.market}.manifest.json"
-
-    @property
-    def label(self) -> str:
-        return f"{self.country} {self.market}"
+        return self.notebook.parent / f".{self.notebook.stem}.manifest.json"
 
 
 @dataclass
@@ -93,9 +95,16 @@ def _hash_files(paths: list[Path], root: Path) -> str:
     return h.hexdigest()
 
 
+# modules that orchestrate runs and builds; the notebooks never import them
+ORCHESTRATION = {"runner.py", "cli.py", "book.py", "sphinxbuild.py", "export.py", "bench.py", "newcountry.py",
+                 "project.py", "__main__.py"}
+
+
 def code_hash(project: Project) -> str:
-    """Hash of everything every notebook depends on besides its own template and parameters."""
-    files = [p for p in (project.root / "methods").rglob("*.py") if "__pycache__" not in p.parts]
+    """Hash of everything every notebook depends on besides its own template and parameters: the
+    package's estimation and presentation code and the pinned requirements."""
+    files = [p for p in (project.root / "methods").rglob("*.py")
+             if "__pycache__" not in p.parts and not (p.parent.name == "methods" and p.name in ORCHESTRATION)]
     files.append(project.root / "requirements.txt")
     return _hash_files([f for f in files if f.exists()], project.root)
 
@@ -135,35 +144,64 @@ def plan(project: Project, countries: list[str] | None = None, markets: list[str
             if markets and market not in markets:
                 continue
             template = project.template(market)
+            rel = str(path.relative_to(project.root))
             jobs.append(Job(
-                country=cf.country, name=cf.name, fictional=cf.fictional, market=market,
-                parameters_file=str(path.relative_to(project.root)), template=str(template),
-                out_dir=str(project.country_dir(cf.country)), input_hash=job_hash(template, path, code, draws, seed),
-                root=str(project.root), log_file=str(project.logs_dir / f"{cf.country}-{market}.log"),
-                failed_dir=str(project.failed_dir), draws=draws, seed=seed,
+                label=f"{cf.country} {market}", template=str(template),
+                notebook_path=str(project.country_dir(cf.country) / f"{market}.ipynb"),
+                input_hash=job_hash(template, path, code, draws, seed), root=str(project.root),
+                log_file=str(project.logs_dir / f"{cf.country}-{market}.log"), failed_dir=str(project.failed_dir),
+                parameters=(("country", cf.country), ("parameters_file", rel), ("draws", draws), ("seed", seed)),
+                title=cf.name, iso=cf.country.lower(),
+                metadata=(("country", cf.country), ("name", cf.name), ("fictional", cf.fictional), ("market", market),
+                          ("parameters_file", rel)),
+                country=cf.country, market=market,
             ))
     return jobs, problems
+
+
+SYNTHESIS = (("results", "summary"), ("mirror", "mirror"))  # (template, chapter) of the cross-country pages
+
+
+def plan_synthesis(project: Project, include: bool = True) -> list[Job]:
+    """The cross-country chapters, which depend on every real country's results and parameter file."""
+    base = project.book_dir / "countries"
+    data = [p for p in sorted(base.glob("*/*.csv")) if not p.parent.name.startswith("X")] if base.is_dir() else []
+    if not include or not data:
+        return []
+    data += sorted(p for p in project.parameters_dir.glob("*.yml") if not p.stem.startswith("X"))
+    data_digest = _hash_files(data, project.root)
+    code = code_hash(project)
+    out = project.book_dir / "results"
+    jobs = []
+    for template_name, stem in SYNTHESIS:
+        template = project.template(template_name)
+        h = hashlib.sha256((data_digest + code).encode() + template.read_bytes()).hexdigest()
+        jobs.append(Job(
+            label=f"results {stem}", template=str(template), notebook_path=str(out / f"{stem}.ipynb"), input_hash=h,
+            root=str(project.root), log_file=str(project.logs_dir / f"results-{stem}.log"),
+            failed_dir=str(project.failed_dir), parameters=(), title="", iso="", metadata=(("chapter", stem),),
+        ))
+    return jobs
 
 
 # ----- execution (runs in a worker process) ---------------------------------------------------------
 
 def postprocess(nb, job: Job) -> None:
     """Hide parameter cells, give the chapter its country title, make labels unique per country."""
-    iso = job.country.lower()
+    iso = job.iso
     for cell in nb.cells:
         tags = cell.metadata.setdefault("tags", [])
         if "parameters" in tags or "injected-parameters" in tags:
             if "remove-cell" not in tags:
                 tags.append("remove-cell")
         if cell.cell_type == "markdown":
-            cell.source = cell.source.replace(CELL_TITLE_TOKEN, job.name).replace(ISO_TOKEN, iso)
+            cell.source = cell.source.replace(CELL_TITLE_TOKEN, job.title).replace(ISO_TOKEN, iso)
         for key, value in list(cell.metadata.items()):
             if isinstance(value, (dict, list, str)):
                 text = json.dumps(value)
                 if ISO_TOKEN in text:
                     cell.metadata[key] = json.loads(text.replace(ISO_TOKEN, iso))
-    nb.metadata["iff"] = {"country": job.country, "name": job.name, "fictional": job.fictional,
-                          "market": job.market, "input_hash": job.input_hash, "parameters_file": job.parameters_file}
+    nb.metadata["iff"] = dict(job.metadata, input_hash=job.input_hash)
 
 
 def _error_summary(exc: BaseException) -> tuple[int | None, str]:
@@ -184,7 +222,7 @@ def execute_job(job: Job) -> JobResult:
     out_dir = Path(job.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     Path(job.log_file).parent.mkdir(parents=True, exist_ok=True)
-    stage = out_dir / f".staging-{job.market}-{os.getpid()}"
+    stage = out_dir / f".staging-{job.notebook.stem}-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir()
     handler = logging.FileHandler(job.log_file, mode="w", encoding="utf-8")
@@ -192,7 +230,7 @@ def execute_job(job: Job) -> JobResult:
     pm_log = logging.getLogger("papermill")
     pm_log.addHandler(handler)
     pm_log.setLevel(logging.INFO)
-    staged_nb = stage / f"{job.market}.ipynb"
+    staged_nb = stage / job.notebook.name
     # the kernel inherits this process's stderr: send it (and its warnings) to the job's log
     saved_stderr = os.dup(2)
     log_fd = os.open(job.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
@@ -201,8 +239,7 @@ def execute_job(job: Job) -> JobResult:
         nb = jupytext.read(job.template)
         pm.execute_notebook(
             nb, str(staged_nb),
-            parameters=dict(country=job.country, parameters_file=job.parameters_file, output_dir=str(stage),
-                            draws=job.draws, seed=job.seed),
+            parameters=dict(job.parameters, output_dir=str(stage)),
             cwd=job.root, kernel_name="python3", progress_bar=False, log_output=True,
         )
         done = nbformat.read(staged_nb, as_version=4)
@@ -213,9 +250,9 @@ def execute_job(job: Job) -> JobResult:
             if f.name != staged_nb.name:
                 os.replace(f, out_dir / f.name)
         os.replace(staged_nb, job.notebook)
-        tmp_manifest = out_dir / f".{job.market}.manifest.json.tmp"
-        tmp_manifest.write_text(json.dumps({"input_hash": job.input_hash, "parameters_file": job.parameters_file,
-                                            "template": Path(job.template).name}))
+        tmp_manifest = job.manifest.with_suffix(".json.tmp")
+        tmp_manifest.write_text(json.dumps({"input_hash": job.input_hash, "template": Path(job.template).name,
+                                            "parameters": [list(p) for p in job.parameters]}))
         os.replace(tmp_manifest, job.manifest)
         return JobResult(job, True, time.perf_counter() - start)
     except Exception as exc:  # noqa: BLE001 - any failure of one notebook is reported, not raised
@@ -224,7 +261,7 @@ def execute_job(job: Job) -> JobResult:
             fh.write("\n" + "".join(traceback.format_exception(exc)))
         if staged_nb.exists():
             Path(job.failed_dir).mkdir(parents=True, exist_ok=True)
-            shutil.copy(staged_nb, Path(job.failed_dir) / f"{job.country}-{job.market}.ipynb")
+            shutil.copy(staged_nb, Path(job.failed_dir) / f"{job.label.replace(' ', '-')}.ipynb")
         return JobResult(job, False, time.perf_counter() - start, cell, error)
     finally:
         os.dup2(saved_stderr, 2)
@@ -244,20 +281,29 @@ def _say(msg: str) -> None:
 def run(project: Project, countries: list[str] | None = None, markets: list[str] | None = None,
         jobs: int | None = None, force: bool = False, scheduler: str | None = None,
         draws: int = 10_000, seed: int = 20201015, say=_say) -> RunReport:
-    """Execute what is out of date; report what ran, what was skipped and what failed."""
+    """Execute the country chapters that are out of date; report what ran, was skipped and failed."""
     planned, invalid = plan(project, countries, markets, draws, seed)
     report = RunReport(invalid=invalid)
     for p in invalid:
         say(f"invalid: {p}")
+    execute(project, planned, report, jobs=jobs, force=force, scheduler=scheduler, say=say, what="notebook")
+    return report
+
+
+def execute(project: Project, planned: list[Job], report: RunReport, jobs: int | None = None, force: bool = False,
+            scheduler: str | None = None, say=_say, what: str = "notebook") -> RunReport:
+    """Execute the planned jobs that are out of date, in parallel, with a progress line per job."""
     todo = [j for j in planned if force or not is_up_to_date(j)]
-    report.skipped = [j for j in planned if j not in todo]
+    report.skipped += [j for j in planned if j not in todo]
     if not todo:
-        say(f"All {len(planned)} notebooks are up to date; nothing to execute.")
+        if planned:
+            say(f"All {len(planned)} {what}s are up to date; nothing to execute.")
         return report
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     where = f"on the Dask cluster at {scheduler}" if scheduler else f"with {workers} process{'es' if workers > 1 else ''}"
-    say(f"Executing {len(todo)} notebook{'s' if len(todo) > 1 else ''} {where}"
-        + (f" ({len(report.skipped)} up to date, skipped)" if report.skipped else "") + f"; logs in {project.rel(project.logs_dir)}/")
+    skipped = len(planned) - len(todo)
+    say(f"Executing {len(todo)} {what}{'s' if len(todo) > 1 else ''} {where}"
+        + (f" ({skipped} up to date, skipped)" if skipped else "") + f"; logs in {project.rel(project.logs_dir)}/")
     start = time.perf_counter()
     client = None
     executor: Executor
@@ -296,10 +342,8 @@ def failure_summary(report: RunReport, project: Project) -> str:
         lines.append(f"{len(report.failed)} notebook(s) failed; their last good chapters are kept:")
         for r in report.failed:
             cell = f"cell {r.cell}" if r.cell is not None else "before execution"
-            lines.append(f"  {r.job.country} {r.job.market}: {cell}: {r.error} "
-                         f"(log: {project.rel(Path(r.job.log_file))}; notebook: {project.rel(project.failed_dir)}/{r.job.country}-{r.job.market}.ipynb)")
+            lines.append(f"  {r.job.label}: {cell}: {r.error} "
+                         f"(log: {project.rel(Path(r.job.log_file))}; notebook: {project.rel(project.failed_dir)}/{r.job.label.replace(' ', '-')}.ipynb)")
     return "\n".join(lines)
 
 
-def job_to_dict(job: Job) -> dict:
-    return asdict(job)

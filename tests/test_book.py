@@ -89,3 +89,102 @@ def test_second_build_does_nothing(built_book):
     assert result.returncode == 0, result.stderr
     assert "nothing to execute" in result.stderr
     assert "The book is up to date; nothing to build." in result.stderr
+
+
+# ----- cross-country results, export, mirror flows ----------------------------------------------------
+
+def glued(root, rel):
+    nb = json.loads((root / "book" / rel).read_text())
+    out = {}
+    for cell in nb["cells"]:
+        for o in cell.get("outputs", []):
+            for mime in o.get("data", {}):
+                if mime.startswith("application/papermill.record/text/plain"):
+                    out[o["metadata"]["scrapbook"]["name"]] = o["data"][mime]
+    return out
+
+
+@pytest.fixture(scope="module")
+def exported(built_book, tmp_path_factory):
+    import pandas as pd
+
+    out = tmp_path_factory.mktemp("export")
+    tables = {}
+    for fmt, name in (("csv", "r.csv"), ("xlsx", "r.xlsx"), ("sdmx-csv", "r.sdmx.csv")):
+        result = run_iff("export", "--format", fmt, "--output", str(out / name), cwd=built_book)
+        assert result.returncode == 0, result.stderr
+        path = out / name
+        tables[fmt] = pd.read_excel(path, sheet_name="results") if fmt == "xlsx" else pd.read_csv(path)
+    return tables
+
+
+def test_export_has_every_real_country_and_the_required_columns(exported):
+    csv = exported["csv"]
+    for col in ("country", "ref_area", "year", "market", "product", "flow", "value_usd", "low_usd", "high_usd",
+                "unit", "sources"):
+        assert col in csv.columns
+    assert set(csv["country"]) == {"COL", "ECU", "MEX", "PER"}
+    assert set(csv["ref_area"]) == {170, 218, 484, 604}
+    keys = ["country", "year", "market", "product", "flow", "scenario"]
+    assert not csv.duplicated(keys).any()  # one row per country x year x market x product x flow x scenario
+
+
+def test_export_totals_equal_inward_plus_outward(exported):
+    csv = exported["csv"]
+    wide = csv.pivot_table(index=["country", "year", "market", "product", "scenario"], columns="flow", values="value_usd")
+    assert ((wide["inward"] + wide["outward"] - wide["total"]).abs() < 1e-3).all()
+
+
+def test_export_formats_carry_the_same_numbers(exported):
+    csv, xlsx, sdmx = exported["csv"], exported["xlsx"], exported["sdmx-csv"]
+    assert len(csv) == len(xlsx) == len(sdmx)
+    import numpy as np
+
+    assert np.allclose(csv["value_usd"].values, xlsx["value_usd"].values, rtol=1e-12, atol=1e-6)
+    assert np.allclose(np.sort(sdmx["OBS_VALUE"].values), np.sort(csv["value_usd"].values), rtol=1e-12, atol=1e-6)
+    for col in ("DATAFLOW", "REF_AREA", "TIME_PERIOD", "ACTIVITY", "FLOW", "UNIT_MEASURE", "OBS_VALUE",
+                "LOWER_BOUND", "UPPER_BOUND"):
+        assert col in sdmx.columns
+    assert set(sdmx["ACTIVITY"]) == {"DRUG_TRAFFICKING", "SMUGGLING_MIGRANTS"}
+    assert set(sdmx["FLOW"]) == {"INWARD", "OUTWARD", "TOTAL"}
+
+
+@pytest.mark.parametrize("iso", ["COL", "MEX"])
+def test_export_equals_the_chapters(built_book, exported, iso):
+    csv = exported["csv"]
+    g = glued(built_book, f"countries/{iso}/drugs.ipynb")
+    for flow in ("inward", "outward", "total"):
+        row = csv[(csv.country == iso) & (csv.year == 2019) & (csv.market == "drugs") & (csv["product"] == "all")
+                  & (csv.flow == flow) & (csv.scenario == "central")]
+        assert len(row) == 1
+        assert row["value_usd"].iloc[0] / 1e6 == pytest.approx(float(g[f"{flow}_2019"]), rel=1e-9)
+
+
+def test_results_chapter_and_downloads(built_book):
+    text = text_of(page(built_book, "results/summary.html"))
+    assert "Results by country" in text
+    g = glued(built_book, "results/summary.ipynb")
+    assert "total_COL_2019" in g and "gdp_share_PER_2019" in g
+    html = page(built_book, "results/summary.html")
+    for f in ("iff-results.csv", "iff-results.xlsx", "iff-results.sdmx.csv"):
+        assert f in html
+        assert list((built_book / "_build" / "html" / "_downloads").rglob(f)), f
+
+
+def test_mirror_pairs_are_found_for_flows_modelled_on_both_sides(built_book):
+    import pandas as pd
+
+    from methods.export import load_flows
+    from methods.project import Project
+    from methods.synthesis import mirror_pairs
+
+    flows = load_flows(Project(built_book))
+    pairs = mirror_pairs(flows, set(flows["country"]))
+    both = pairs.dropna(subset=["value_usd_inward_side", "value_usd_outward_side"])
+    found = set(zip(both["inward_country"], both["outward_country"], both["product"]))
+    assert ("COL", "MEX", "cocaine_hcl") in found  # Colombian sales to Mexican buyers / Mexican purchases
+    assert ("COL", "ECU", "cocaine_hcl") in found
+    one_sided = pairs[pairs["value_usd_outward_side"].isna()]
+    assert (one_sided["reason"].str.startswith("not modelled by")).all()
+    assert "Mirror flows between countries" in text_of(page(built_book, "results/mirror.html"))
+    assert isinstance(pairs, pd.DataFrame)
