@@ -61,6 +61,7 @@ def cmd_validate(args) -> int:
             _err(f"no parameter files in {project.rel(project.parameters_dir)}/")
             return 1
     n_bad = 0
+    n_missing = 0
     for path in paths:
         try:
             if not path.is_file():
@@ -70,10 +71,12 @@ def cmd_validate(args) -> int:
             n_bad += 1
             for p in e.problems:
                 print(p)
+                n_missing += "still marked MISSING" in p.message
             continue
         print(f"{project.rel(path)}: ok ({cf.name}; {', '.join(cf.market_names())}; {cf.first_year}-{cf.last_year})")
     if n_bad:
-        _err(f"{n_bad} of {len(paths)} file(s) have problems.")
+        missing = f" ({n_missing} value(s) still marked MISSING)" if n_missing else ""
+        _err(f"{n_bad} of {len(paths)} file(s) have problems{missing}.")
         return 1
     return 0
 
@@ -136,7 +139,7 @@ def cmd_new_country(args) -> int:
     from .project import Project
 
     project = Project.find()
-    path = new_country(project, args.iso3, args.name, _markets(args.markets) or list(MARKETS))
+    path = new_country(project, args.iso3, args.name, _markets([args.markets]) if args.markets else list(MARKETS))
     print(f"Wrote {project.rel(path)}. Fill in every MISSING value, then run: iff validate {project.rel(path)}")
     return 0
 
@@ -219,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     except IffError as e:
         _err(f"iff {args.command}: {e}")
         return 1
+    except BrokenPipeError:  # output piped into e.g. `head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         _err("interrupted; chapters already written are complete, the rest keep their last good version")
         return 130

@@ -218,6 +218,9 @@ def problems_from_validation(err: ValidationError, name: str, lines: dict[tuple,
         elif kind == "missing":
             msg = f"missing required key {loc[-1]!r}"
             path_loc = loc[:-1]
+        elif isinstance(e.get("input"), str) and e["input"].strip().upper() == "MISSING" and "MISSING" not in msg:
+            path_loc = loc
+            msg = "still marked MISSING: fill it in"
         else:
             path_loc = loc
             msg = {

@@ -66,6 +66,8 @@ Number = Annotated[float, BeforeValidator(_number)]
 
 
 def _year(v: Any) -> Any:
+    if isinstance(v, str) and v.strip().upper() == MISSING:
+        raise PydanticCustomError("missing_value", "still marked MISSING: fill in the year")
     if isinstance(v, bool) or not isinstance(v, (int, str)) or not str(v).strip().isdigit():
         raise bad("bad_year", "a year must be a whole number such as 2019, got {v!r}", {"v": v})
     y = int(v)
