@@ -57,8 +57,9 @@ class Values:
         self._arrays = arrays
         self._fx = fx_at_source
 
-    def __call__(self, q: Quantity) -> np.ndarray:
-        return self._arrays[id(q)]
+    def __call__(self, q: Quantity | int) -> np.ndarray:
+        """The array of an input, given the record (or its ``id``)."""
+        return self._arrays[q if isinstance(q, int) else id(q)]
 
     def fx_for(self, q: Quantity) -> np.ndarray:
         """Local currency per US dollar for converting ``q`` (1 for US-dollar values).

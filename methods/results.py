@@ -61,10 +61,10 @@ def smuggling_flow_records(country: str, result: SmugglingResult) -> list[FlowRe
     return out
 
 
-def evaluate_market(cf: CountryFile, market: str, v: Values) -> tuple[Any, list[FlowRecord]]:
+def evaluate_market(cf: CountryFile, market: str, v: Values, detail: bool = True) -> tuple[Any, list[FlowRecord]]:
     """Run one market's model; return its detailed result and its flow records."""
     if market == "drugs":
-        res = evaluate_drug_market(cf.markets.drugs, v)
+        res = evaluate_drug_market(cf.markets.drugs, v, detail)
         return res, drug_flow_records(res)
     if market == "smuggling":
         res = evaluate_smuggling_market(cf.markets.smuggling, v)
@@ -146,7 +146,7 @@ def summary_frame(cf: CountryFile, market: str, prepared, n_draws: int, seed: in
     prefix = market_prefix(market)
 
     def evaluate(v):
-        return totals(evaluate_market(cf, market, v)[1], len(years))
+        return totals(evaluate_market(cf, market, v, detail=False)[1], len(years))
 
     drug_of = {}
     if market == "drugs":

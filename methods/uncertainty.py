@@ -137,27 +137,53 @@ class Prepared:
     def sampled_inputs(self, prefix: tuple = ()) -> list[InputInfo]:
         return [i for i in self.under(prefix) if i.uncertain and not i.structural]
 
-    def sample(self, n: int, seed: int, base: Values, prefix: tuple = ()) -> Values:
-        """``n`` Monte Carlo draws of every uncertain, non-structural input (arrays of shape n x years)."""
+    def uniforms(self, n: int, seed: int, prefix: tuple = ()) -> dict[int, np.ndarray]:
+        """The uniform draws behind ``n`` Monte Carlo draws: one stream per input."""
+        return {id(i.quantity): input_stream(seed, i.path).random(n) for i in self.sampled_inputs(prefix)}
+
+    def sample(self, n: int, seed: int, base: Values, prefix: tuple = (),
+               uniforms: dict[int, np.ndarray] | None = None) -> Values:
+        """``n`` Monte Carlo draws of every uncertain, non-structural input (arrays of shape n x years,
+        or n x 1 when the bounds are the same every year). ``uniforms`` (from :meth:`uniforms`) gives
+        the underlying uniform draws; by default they are drawn from ``seed``."""
+        uniforms = uniforms if uniforms is not None else self.uniforms(n, seed, prefix)
         overrides = {}
         for info in self.sampled_inputs(prefix):
             key = id(info.quantity)
-            u = input_stream(seed, info.path).random(n)[:, None]
-            overrides[key] = draw_from_u(info.quantity.distribution, u, self.lows[key], base(info.quantity), self.highs[key])
+            u = uniforms[key]
+            low, value, high = self.lows[key], np.asarray(base(info.quantity), dtype=float), self.highs[key]
+            if value.ndim == 1 and np.all(low == low[0]) and np.all(value == value[0]) and np.all(high == high[0]):
+                overrides[key] = draw_from_u(info.quantity.distribution, u, low[0], value[0], high[0])[:, None]
+            else:
+                overrides[key] = draw_from_u(info.quantity.distribution, u[:, None], low, value, high)
         return base.replace(overrides)
 
 
 Evaluate = Callable[[Values], dict[tuple, np.ndarray]]
 
 
+CHUNK = 2048  # draws evaluated at once: keeps temporaries small enough for the heap allocator to reuse
+
+
 def monte_carlo(prepared: Prepared, evaluate: Evaluate, scenario: str = "central", n: int = DEFAULT_DRAWS,
-                seed: int = DEFAULT_SEED, prefix: tuple = ()) -> dict[tuple, np.ndarray]:
-    """Outputs of ``evaluate`` for ``n`` draws: arrays of shape (n, years)."""
+                seed: int = DEFAULT_SEED, prefix: tuple = (), chunk: int = CHUNK) -> dict[tuple, np.ndarray]:
+    """Outputs of ``evaluate`` for ``n`` draws: arrays of shape (n, years).
+
+    Draws are evaluated in chunks; the draws themselves do not depend on the chunk size.
+    """
     base = prepared.scenario(scenario, prefix)
-    draws = prepared.sample(n, seed, base, prefix)
-    out = evaluate(draws)
     n_years = len(prepared.cf.years)
-    return {k: np.broadcast_to(a, (n, n_years)) for k, a in out.items()}
+    draws = prepared.sample(n, seed, base, prefix)
+    sampled = [id(i.quantity) for i in prepared.sampled_inputs(prefix)]
+    out: dict[tuple, np.ndarray] = {}
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        part = evaluate(base.replace({k: draws(k)[start:start + m] for k in sampled}))
+        for k, a in part.items():
+            if k not in out:
+                out[k] = np.empty((n, n_years))
+            out[k][start:start + m] = np.broadcast_to(a, (m, n_years))
+    return out
 
 
 def percentiles(samples: dict[tuple, np.ndarray], q=(5, 50, 95)) -> dict[tuple, np.ndarray]:

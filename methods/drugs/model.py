@@ -130,7 +130,7 @@ def route_flows(drug: str, product: str, unit: str, flow: Flow, quantity, direct
     return out
 
 
-def evaluate_chain(drug: str, chain: Chain, population, v: Values) -> ChainResult:
+def evaluate_chain(drug: str, chain: Chain, population, v: Values, detail: bool = True) -> ChainResult:
     """Balance every stage of a chain and value its cross-border flows."""
     stage_units = CHAIN_STAGES[drug]
     names = list(chain.stages)
@@ -171,11 +171,13 @@ def evaluate_chain(drug: str, chain: Chain, population, v: Values) -> ChainResul
                 production, _ = bal.residual_and_discrepancy(uses, bal.supply_kg(0.0, imports, inflow))
         items = dict(production=production, imports=imports, inflow=inflow, exports=exports, seizures=seizures,
                      consumption=consumption, losses=losses, licit_use=licit, outflow=outflow)
+        present = {k for k, x in items.items() if not (isinstance(x, float) and x == 0.0)}  # items not absent
         shape = np.broadcast_shapes(*(np.shape(x) for x in items.values()), (len(v.years),))
         items = {k: np.broadcast_to(np.asarray(x, dtype=float), shape) for k, x in items.items()}
-        uses = sum(items[k] for k in bal.USE_ITEMS)
-        supply = sum(items[k] for k in ("production", "imports", "inflow"))
-        balances[name] = bal.StageBalance(product=name, unit=unit, discrepancy=uses - supply, **items)
+        uses = sum((items[k] for k in bal.USE_ITEMS if k in present), np.zeros(shape[-1]))
+        supply = sum((items[k] for k in ("production", "imports", "inflow") if k in present), np.zeros(shape[-1]))
+        balances[name] = bal.StageBalance(product=name, unit=unit,
+                                          discrepancy=np.broadcast_to(np.subtract(uses, supply), shape), **items)
         if st.exports is not None:
             flows += route_flows(drug, name, unit, st.exports, items["exports"], "inward", v)
         if st.imports is not None:
@@ -193,7 +195,8 @@ def evaluate_chain(drug: str, chain: Chain, population, v: Values) -> ChainResul
             ))
         previous = (st, items["outflow"])
     result = ChainResult(drug=drug, role=chain.role, balances=balances, flows=flows)
-    result.value_chain = value_chain(drug, chain, result, v)
+    if detail:
+        result.value_chain = value_chain(drug, chain, result, v)
     return result
 
 
@@ -245,7 +248,8 @@ def value_chain(drug: str, chain: Chain, result: ChainResult, v: Values) -> list
     return rows
 
 
-def evaluate_drug_market(market: DrugMarket, v: Values) -> DrugResult:
-    """Every chain of a country's drug market."""
+def evaluate_drug_market(market: DrugMarket, v: Values, detail: bool = True) -> DrugResult:
+    """Every chain of a country's drug market (``detail=False`` skips the value-added table, which
+    the IFF totals do not need: the Monte Carlo uses it)."""
     population = v(market.population) if market.population is not None else None
-    return DrugResult({drug: evaluate_chain(drug, chain, population, v) for drug, chain in market.chains.items()})
+    return DrugResult({drug: evaluate_chain(drug, chain, population, v, detail) for drug, chain in market.chains.items()})
