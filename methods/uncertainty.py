@@ -72,7 +72,7 @@ def normal_ppf(p):
     r = (q - 0.5) ** 2
     x_mid = (((((_A[0] * r + _A[1]) * r + _A[2]) * r + _A[3]) * r + _A[4]) * r + _A[5]) * (q - 0.5) / (
         ((((_B[0] * r + _B[1]) * r + _B[2]) * r + _B[3]) * r + _B[4]) * r + 1)
-    x = np.where(tail, -x_tail, x_mid)  # x is the quantile of q (<= 0.5)
+    x = np.where(tail, x_tail, x_mid)  # the quantile of q (<= 0.5), negative
     return np.where(p < 0.5, x, -x)
 
 
