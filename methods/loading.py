@@ -114,10 +114,10 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[Any, dict[tuple, 
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             tag = getattr(event, "tag", None)
-            if tag and not getattr(event, "implicit", True) and not str(tag).startswith("tag:yaml.org,2002:"):
-                raise fail(f"YAML tag {tag!r} is not allowed: parameter files hold plain data", event.start_mark.line + 1)
-            if tag and str(tag).startswith("tag:yaml.org,2002:python"):
-                raise fail(f"YAML tag {tag!r} is not allowed: parameter files hold plain data", event.start_mark.line + 1)
+            standard = isinstance(tag, str) and tag.startswith("tag:yaml.org,2002:")
+            if tag is not None and (not standard or tag.startswith("tag:yaml.org,2002:python")):
+                shown = tag.replace("tag:yaml.org,2002:", "!!")
+                raise fail(f"YAML tag {shown!r} is not allowed: parameter files hold plain data", event.start_mark.line + 1)
         loader = _Loader(text)
         try:
             node = loader.get_single_node()

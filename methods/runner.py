@@ -290,9 +290,49 @@ def run(project: Project, countries: list[str] | None = None, markets: list[str]
     return report
 
 
+class RunLock:
+    """One run at a time per checkout: a second `iff run` would write the same chapters."""
+
+    def __init__(self, project: Project):
+        self.path = project.build_dir / ".iff-run.lock"
+        self.fh = None
+
+    def __enter__(self) -> "RunLock":
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(self.path, "w")
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.fh.close()
+            raise IffError("another `iff run` or `iff build` is running in this folder; wait for it to finish") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.fh.close()
+
+
+def remove_stale_staging(folders: set[Path]) -> None:
+    """Staging folders left by a run that was killed (the run lock guarantees none is in use)."""
+    for folder in folders:
+        if folder.is_dir():
+            for stale in folder.glob(".staging-*"):
+                shutil.rmtree(stale, ignore_errors=True)
+            for stale in folder.glob(".*.tmp"):
+                stale.unlink(missing_ok=True)
+
+
 def execute(project: Project, planned: list[Job], report: RunReport, jobs: int | None = None, force: bool = False,
             scheduler: str | None = None, say=_say, what: str = "notebook") -> RunReport:
     """Execute the planned jobs that are out of date, in parallel, with a progress line per job."""
+    with RunLock(project):
+        remove_stale_staging({job.notebook.parent for job in planned})
+        return _execute(project, planned, report, jobs, force, scheduler, say, what)
+
+
+def _execute(project: Project, planned: list[Job], report: RunReport, jobs: int | None, force: bool,
+             scheduler: str | None, say, what: str) -> RunReport:
     todo = [j for j in planned if force or not is_up_to_date(j)]
     report.skipped += [j for j in planned if j not in todo]
     if not todo:

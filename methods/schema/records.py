@@ -143,6 +143,9 @@ class YearValue(Strict):
     def _check(self) -> "YearValue":
         if self.source is not None and self.assumption is not None:
             raise bad("two_provenances", "give either source or assumption, not both")
+        for number in (self.value, self.low, self.high):
+            if number is not None and number < 0:
+                raise bad("negative", "must not be negative (got {n:g})", {"n": number})
         _check_bounds(self.value, self.low, self.high, "")
         return self
 
@@ -229,6 +232,9 @@ class Quantity(Strict):
     def _check(self) -> "Quantity":
         if (self.value is None) == (self.values is None):
             raise bad("value_or_values", "give either value (with year) or values (a series), not both or neither")
+        for number in self.numbers():
+            if number < 0:
+                raise bad("negative", "must not be negative (got {n:g})", {"n": number})
         if self.value is not None:
             if self.year is None:
                 raise bad("no_year", "give the reference year of the value (year: ...)")
@@ -270,9 +276,6 @@ class Quantity(Strict):
                     "no_provenance",
                     "no source: give source {{key, at, evidence}} or an assumption with its reasoning",
                 )
-        for number in self.numbers():
-            if number < 0:
-                raise bad("negative", "must not be negative (got {n:g})", {"n": number})
         return self
 
     # ----- reading -------------------------------------------------------------------------

@@ -1,0 +1,145 @@
+"""Malformed parameter files: each gets clear one-line errors naming the file and the field (or line);
+nothing in the file is executed, and no country's outputs change."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, copy_repo, run_iff
+from methods.errors import ParameterError
+from methods.loading import bib_keys, load_country
+
+BIB = bib_keys(REPO / "book" / "references.bib")
+GOOD = (REPO / "parameters" / "XRU.yml").read_text()
+MARKER = "/tmp/iff-bad-input-marker"
+
+
+def sub(old: str, new: str, count: int = 1):
+    def edit(text: str) -> str:
+        assert old in text, f"test case refers to text that is not in XRU.yml: {old!r}"
+        return text.replace(old, new, count)
+    return edit
+
+
+def whole(text: str):
+    return lambda _: text
+
+
+LEAF_YIELD = "              leaf_yield:\n                unit: t/ha\n                value: 5\n"
+POPULATION = "      value: 10000000\n      year: 2018\n"
+LOSSES = "              unit: share\n              value: 0.05\n"
+
+# (id, edit of the training file, text expected in the (first) problem)
+CASES = [
+    ("yaml-unclosed-bracket", sub("values: {2018: 10000, 2019: 12000}", "values: {2018: 10000, 2019: 12000"), "YAML syntax error"),
+    ("yaml-bad-indent", sub("  lcu_per_usd:\n    unit: XTS/USD", "  lcu_per_usd:\n      unit: XTS/USD\n    unit: x"), "YAML syntax error"),
+    ("yaml-tab-indent", sub("  gdp_usd:\n    unit: USD", "  gdp_usd:\n\tunit: USD"), "YAML syntax error"),
+    ("duplicate-key-top", sub("first_year: 2018\n", "first_year: 2018\nfirst_year: 2017\n"), "duplicate key 'first_year'"),
+    ("duplicate-key-nested", sub(LEAF_YIELD, LEAF_YIELD + "                value: 6\n"), "duplicate key 'value'"),
+    ("wrong-type-text-value", sub(POPULATION, "      value: ten million\n      year: 2018\n"), "must be a number, got the text 'ten million'"),
+    ("wrong-type-year", sub(POPULATION, "      value: 10000000\n      year: twenty\n"), "a year must be a whole number"),
+    ("wrong-type-list-for-mapping", sub("macro:\n", "macro: [1, 2]\nignored:\n"), "must be a mapping"),
+    ("wrong-type-boolean", sub(POPULATION, "      value: true\n      year: 2018\n"), "must be a number, not true/false"),
+    ("negative-quantity", sub(LEAF_YIELD, LEAF_YIELD.replace("value: 5", "value: -5")), "must not be negative (got -5)"),
+    ("share-above-one", sub(LOSSES, LOSSES.replace("0.05", "1.5")), "a share must lie between 0 and 1 (got 1.5)"),
+    ("share-negative", sub(LOSSES, LOSSES.replace("0.05", "-0.05")), "must not be negative (got -0.05)"),
+    ("bounds-exclude-value", sub("                low: 4\n                high: 6", "                low: 5.5\n                high: 6"), "bounds do not contain the value"),
+    ("half-bounds", sub("                low: 4\n                high: 6\n", "                low: 4\n"), "give both low and high, or neither"),
+    ("missing-source", sub("      assumption: Fictional survey population aged 15-64, a round number for the worked example.\n", ""), "no source: give source"),
+    ("source-and-assumption", sub("      assumption: Fictional survey population aged 15-64, a round number for the worked example.\n",
+                                  "      assumption: Fictional survey population aged 15-64, a round number for the worked example.\n"
+                                  "      source: {key: wdi_gdp, at: p. 1, evidence: primary}\n"), "give either source or assumption, not both"),
+    ("unknown-source-key", sub("      assumption: Fictional survey population aged 15-64, a round number for the worked example.\n",
+                               "      source: {key: no_such_publication, at: p. 1, evidence: primary}\n"), "source key 'no_such_publication' is not in book/references.bib"),
+    ("source-without-page", sub("      assumption: Fictional survey population aged 15-64, a round number for the worked example.\n",
+                                "      source: {key: wdi_gdp, evidence: primary}\n"), "missing required key 'at'"),
+    ("source-bad-evidence", sub("      assumption: Fictional survey population aged 15-64, a round number for the worked example.\n",
+                                "      source: {key: wdi_gdp, at: p. 1, evidence: rumour}\n"), "evidence"),
+    ("unknown-key-top", sub("first_year: 2018", "frist_year: 2018"), "unknown key 'frist_year' (did you mean 'first_year'?)"),
+    ("unknown-key-nested", sub("            licit_use:", "            licit_uses:"), "unknown key 'licit_uses' (did you mean 'licit_use'?)"),
+    ("country-lowercase", sub("country: XRU", "country: xru"), "country: has the wrong form"),
+    ("country-path-traversal", sub("country: XRU", "country: ../../etc/passwd"), "country: has the wrong form"),
+    ("year-out-of-range", sub("first_year: 2018", "first_year: 1850"), "year 1850 is outside 1990-2100"),
+    ("years-reversed", sub("last_year: 2019", "last_year: 2017"), "first_year 2018 is after last_year 2017"),
+    ("nan-value", sub(POPULATION, "      value: .nan\n      year: 2018\n"), "must be a finite number"),
+    ("infinite-value", sub(POPULATION, "      value: .inf\n      year: 2018\n"), "must be a finite number"),
+    ("empty-file", whole(""), "the file is empty"),
+    ("only-comments", whole("# nothing here\n"), "the file is empty"),
+    ("root-is-a-list", whole("- country: XRU\n"), "must be a mapping of keys"),
+    ("very-large-file", lambda t: t + "#" * 1_100_000 + "\n", "file is too large"),
+    ("python-object-tag", whole(f"country: !!python/object/apply:os.system ['touch {MARKER}']\n"), "YAML tag"),
+    ("python-name-tag", sub("name: Ruritania (fictional)", "name: !!python/name:os.system"), "YAML tag"),
+    ("custom-tag", sub("name: Ruritania (fictional)", "name: !Ref other"), "YAML tag '!Ref' is not allowed"),
+    ("alias-bomb", whole("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                         "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                         "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"), "expands to"),
+    ("bare-number", sub("  gdp_usd:\n    unit: USD\n    values: {2018: 50.0e+9, 2019: 55.0e+9}\n    assumption: Fictional gross domestic product, a round number for the worked example.\n",
+                        "  gdp_usd: 50000000000\n"), "a bare number has no provenance"),
+    ("series-missing-year", sub("values: {2018: 10000, 2019: 12000}\n                assumption: Fictional seizures",
+                                "values: {2018: 10000}\n                assumption: Fictional seizures"), "no value for 2019"),
+    ("shares-do-not-sum-to-one", sub("value: 0.4, year: 2018, assumption: Fictional share of exports shipped",
+                                     "value: 0.5, year: 2018, assumption: Fictional share of exports shipped"), "shares must sum to 1"),
+    ("invalid-utf8", lambda t: t.replace("Ruritania (fictional)", "Ruritania \udcff", 1), "not valid UTF-8"),
+    ("missing-marker", sub(POPULATION, "      value: MISSING\n      year: 2018\n"), "still marked MISSING"),
+    ("assumption-too-short", sub("      assumption: Fictional survey population aged 15-64, a round number for the worked example.\n",
+                                 "      assumption: a guess\n"), "at least 20 characters"),
+    ("wrong-unit", sub(LEAF_YIELD, LEAF_YIELD.replace("t/ha", "kg/ha")), "unit must be 't/ha'"),
+]
+
+
+def write_case(tmp_path: Path, edit) -> Path:
+    text = edit(GOOD)
+    path = tmp_path / "XRU.yml"
+    path.write_bytes(text.encode("utf-8", errors="surrogateescape"))
+    return path
+
+
+@pytest.mark.parametrize("case,edit,expected", CASES, ids=[c[0] for c in CASES])
+def test_malformed_file_gets_a_clear_one_line_error(tmp_path, case, edit, expected):
+    path = write_case(tmp_path, edit)
+    Path(MARKER).unlink(missing_ok=True)
+    with pytest.raises(ParameterError) as exc:
+        load_country(path, BIB, display="parameters/XRU.yml")
+    problems = [str(p) for p in exc.value.problems]
+    assert problems, case
+    for line in problems:
+        assert "\n" not in line
+        assert line.startswith("parameters/XRU.yml"), line
+        # names the field (a dotted path) or the line of the problem
+        assert re.match(r"parameters/XRU\.yml(:\d+)?: ", line), line
+    assert any(expected in p for p in problems), problems
+    assert not Path(MARKER).exists(), "a YAML tag was executed"
+
+
+def test_at_least_25_malformed_cases():
+    assert len(CASES) >= 25
+
+
+@pytest.mark.slow
+def test_bad_files_through_the_commands_leave_other_countries_untouched(tmp_path):
+    """A sample of cases through `iff validate` and `iff run`: one line each, non-zero exit, no traceback,
+    and the other country's chapters are not touched."""
+    root = copy_repo(tmp_path / "repo", countries=["XRU"])
+    text = (root / "parameters" / "XRU.yml").read_text()
+    (root / "parameters" / "XRV.yml").write_text(text.replace("country: XRU", "country: XRV"))
+    assert run_iff("run", "--draws", "200", "--country", "XRU", cwd=root).returncode == 0
+    before = {p: p.read_bytes() for p in (root / "book" / "countries").rglob("*") if p.is_file()}
+    sample = {c[0]: c for c in CASES}
+    for name in ("yaml-unclosed-bracket", "duplicate-key-top", "share-above-one", "python-object-tag",
+                 "country-path-traversal", "nan-value", "empty-file"):
+        _, edit, expected = sample[name]
+        bad = edit(text).replace("country: XRU", "country: XRV")
+        (root / "parameters" / "XRV.yml").write_text(bad)
+        for command in (("validate", "parameters/XRV.yml"), ("run", "--draws", "200")):
+            result = run_iff(*command, cwd=root)
+            output = result.stdout + result.stderr
+            assert result.returncode == 1, (name, command)
+            assert "Traceback" not in output
+            lines = [ln for ln in output.splitlines() if "parameters/XRV.yml" in ln]
+            assert lines and all(re.search(r"parameters/XRV\.yml(:\d+)?: ", ln) for ln in lines), (name, output)
+            assert any(expected in ln for ln in lines), (name, output)
+        assert not Path(MARKER).exists()
+        after = {p: p.read_bytes() for p in (root / "book" / "countries").rglob("*") if p.is_file()}
+        assert after == before, name

@@ -1,0 +1,86 @@
+"""Faults: one country's crash does not stop the others; an interrupted run leaves no half-written
+chapter, and the next run recovers."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import copy_repo, run_iff
+
+pytestmark = pytest.mark.slow
+
+
+def chapters_are_whole(root: Path) -> None:
+    """Every chapter on disk is a complete notebook and every manifest points at one."""
+    for nb in (root / "book" / "countries").rglob("*.ipynb"):
+        json.loads(nb.read_text())  # a truncated file would not parse
+    for manifest in (root / "book" / "countries").rglob(".*.manifest.json"):
+        data = json.loads(manifest.read_text())
+        assert data["input_hash"]
+        assert (manifest.parent / (manifest.name[1:].replace(".manifest.json", ".ipynb"))).exists()
+
+
+@pytest.fixture()
+def project(tmp_path):
+    root = copy_repo(tmp_path / "repo", countries=["XRU"])
+    text = (root / "parameters" / "XRU.yml").read_text()
+    for code in ("XRV", "XRW"):
+        (root / "parameters" / f"{code}.yml").write_text(text.replace("country: XRU", f"country: {code}"))
+    return root
+
+
+def test_one_country_crashing_does_not_stop_the_others(project):
+    # the smuggling template fails for one country only
+    template = project / "methods" / "templates" / "smuggling.md"
+    good = template.read_text()
+    template.write_text(good.replace("## Journeys and fees\n", "## Journeys and fees\n\n```{code-cell} python\n"
+                                     "if cf.country == 'XRV':\n    raise ValueError('XRV is broken')\n```\n", 1))
+    result = run_iff("run", "--draws", "200", cwd=project)
+    assert result.returncode == 1
+    assert "XRV smuggling: cell" in result.stderr and "ValueError: XRV is broken" in result.stderr
+    for code in ("XRU", "XRV", "XRW"):
+        assert (project / "book" / "countries" / code / "drugs.ipynb").exists()
+    assert (project / "book" / "countries" / "XRU" / "smuggling.ipynb").exists()
+    assert (project / "book" / "countries" / "XRW" / "smuggling.ipynb").exists()
+    assert not (project / "book" / "countries" / "XRV" / "smuggling.ipynb").exists()
+    template.write_text(good)
+    again = run_iff("run", "--draws", "200", cwd=project)  # the template changed back: smuggling chapters redone
+    assert again.returncode == 0 and "Executing 3 notebooks" in again.stderr and "(3 up to date, skipped)" in again.stderr
+    assert (project / "book" / "countries" / "XRV" / "smuggling.ipynb").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_interrupted_run_leaves_whole_chapters_and_the_next_run_recovers(project, sig):
+    assert run_iff("run", "--draws", "200", "--country", "XRU", cwd=project).returncode == 0
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    proc = subprocess.Popen([sys.executable, "-m", "methods.cli", "run", "--force", "--draws", "3000"], cwd=project,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    deadline = time.time() + 60
+    staged = False
+    while time.time() < deadline and proc.poll() is None:  # wait until notebooks are being executed
+        if list((project / "book" / "countries").rglob(".staging-*")):
+            staged = True
+            time.sleep(1.5)
+            break
+        time.sleep(0.1)
+    assert staged, "the run never started executing"
+    os.killpg(proc.pid, sig)
+    proc.wait(timeout=60)
+    assert proc.returncode != 0
+    if sig == signal.SIGINT:
+        assert "interrupted" in proc.stderr.read()
+    time.sleep(1)
+    chapters_are_whole(project)
+    result = run_iff("run", "--draws", "3000", cwd=project)
+    assert result.returncode == 0, result.stderr
+    chapters_are_whole(project)
+    assert not list((project / "book" / "countries").rglob(".staging-*"))
+    final = run_iff("run", "--draws", "3000", cwd=project)
+    assert "up to date; nothing to execute" in final.stderr
