@@ -308,7 +308,8 @@ def build_html(project: Project, jobs: int = 1, force: bool = False, say=print) 
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         stamp.unlink(missing_ok=True)
-        problems = [ln for ln in log.read_text(encoding="utf-8").splitlines() if "WARNING" in ln or "ERROR" in ln]
+        lines = log.read_text(encoding="utf-8").splitlines()
+        problems = [ln for ln in lines if "WARNING" in ln or "ERROR" in ln] or [ln for ln in lines if ln.strip()][-3:]
         shown = "\n".join("  " + p.replace(str(project.root) + "/", "") for p in problems[:20])
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
         raise IffError(f"the book build failed ({len(problems)} problem(s); full log: {project.rel(log)}):\n{shown}{more}")

@@ -44,3 +44,14 @@ def built_book(tmp_path_factory) -> Path:
     result = run_iff("build", "--draws", "2000", cwd=root)
     assert result.returncode == 0, f"iff build failed:\nSTDOUT:\n{result.stdout}\nSTDERR:\n{result.stderr}"
     return root
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say loudly when the browser tests could not run."""
+    if getattr(config, "_iff_browser_skipped", False):
+        bar = "!" * 78
+        terminalreporter.write_line(bar, red=True, bold=True)
+        terminalreporter.write_line("BROWSER TESTS SKIPPED: Chromium / chromedriver are not installed.", red=True, bold=True)
+        terminalreporter.write_line("Install them with: apt-get install chromium chromium-driver  (.ci/run does this)",
+                                    red=True, bold=True)
+        terminalreporter.write_line(bar, red=True, bold=True)

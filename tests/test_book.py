@@ -188,3 +188,64 @@ def test_mirror_pairs_are_found_for_flows_modelled_on_both_sides(built_book):
     assert (one_sided["reason"].str.startswith("not modelled by")).all()
     assert "Mirror flows between countries" in text_of(page(built_book, "results/mirror.html"))
     assert isinstance(pairs, pd.DataFrame)
+
+
+# ----- book integrity ----------------------------------------------------------------------------------
+
+def _pages(root):
+    return sorted(p for p in (root / "_build" / "html").rglob("*.html") if "_static" not in p.parts)
+
+
+def test_no_broken_internal_links_or_anchors(built_book):
+    from html.parser import HTMLParser
+    from urllib.parse import unquote, urlsplit
+
+    html_root = built_book / "_build" / "html"
+    ids: dict = {}
+
+    class Collect(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.ids, self.links = set(), []
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if "id" in a:
+                self.ids.add(a["id"])
+            if tag == "a" and a.get("href"):
+                self.links.append(a["href"])
+            if tag in ("img", "script") and a.get("src"):
+                self.links.append(a["src"])
+            if tag == "link" and a.get("href"):
+                self.links.append(a["href"])
+
+    parsed = {}
+    for page_path in _pages(built_book):
+        c = Collect()
+        c.feed(page_path.read_text(encoding="utf-8"))
+        parsed[page_path] = c
+        ids[page_path.resolve()] = c.ids
+    broken = []
+    for page_path, c in parsed.items():
+        for link in c.links:
+            parts = urlsplit(link)
+            if parts.scheme or link.startswith(("mailto:", "javascript:", "data:")):
+                continue
+            target = (page_path.parent / unquote(parts.path)).resolve() if parts.path else page_path.resolve()
+            if not target.exists():
+                broken.append(f"{page_path.relative_to(html_root)} -> {link}")
+            elif parts.fragment and target.suffix == ".html" and target in ids and parts.fragment not in ids[target]:
+                broken.append(f"{page_path.relative_to(html_root)} -> {link} (no such anchor)")
+    assert not broken, "\n".join(broken[:30])
+
+
+def test_no_page_requests_an_external_host(built_book):
+    external = re.compile(r"""<(?:script|img|link|iframe|source)\b[^>]*\b(?:src|href)=["'](?:https?:)?//""", re.I)
+    offenders = []
+    for page_path in _pages(built_book):
+        for m in external.finditer(page_path.read_text(encoding="utf-8")):
+            tag = m.group(0)
+            if "<link" in tag.lower() and not re.search(r"stylesheet|preload|icon|manifest", tag, re.I):
+                continue  # a canonical/alternate link is not a request
+            offenders.append(f"{page_path.name}: {tag[:100]}")
+    assert not offenders, "\n".join(offenders[:20])

@@ -277,6 +277,8 @@ class DrugMarket(Strict):
                     if i > 0:
                         raise bad("production", "{w}: only the first stage has production", {"w": where})
                     st.production.check_for(name, where + ".production")
+                if st.losses is not None and max(st.losses.numbers()) >= 1:
+                    raise bad("losses", "{w}.losses: losses must be below 1 (a share of the supply)", {"w": where})
                 if st.consumption is not None and self.population is None:
                     raise bad("population", "{w}: consumption needs the market's population", {"w": where})
                 if not last and st.exports is not None and st.exports.share is None:
