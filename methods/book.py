@@ -93,7 +93,7 @@ def write_toc(project: Project, chapters: list[Chapter]) -> Path:
             part = dict(part, chapters=entries(False) or [{"file": "countries/none"}])
         elif chapters_ == GENERATED_RESULTS:
             pages = [{"file": f"results/{stem}"} for stem in ("summary", "mirror")
-                     if (project.book_dir / "results" / f"{stem}.ipynb").is_file()]
+                     if (project.book_dir / "results" / f"{stem}.md").is_file()]
             if not pages:
                 continue  # no real country yet: no results part
             part = dict(part, chapters=pages)
@@ -266,21 +266,14 @@ def valid_files(project: Project) -> dict[str, CountryFile]:
     return cfs
 
 
-def prune(project: Project) -> list[Chapter]:
-    """Remove chapters whose country or market is gone; return the chapters that remain."""
-    prune_markets(project, valid_files(project))
-    chapters = available_chapters(project)
-    results = project.book_dir / "results"
-    if results.is_dir() and not any(not c.fictional for c in chapters):
-        shutil.rmtree(results)
-    return chapters
-
-
 def prepare_sources(project: Project) -> list[Chapter]:
     """Generate every page that depends on the parameter files."""
+    from .results_pages import write_results_pages
+
     cfs = valid_files(project)
     prune_markets(project, cfs)
     chapters = available_chapters(project)
+    write_results_pages(project, cfs)
     write_toc(project, chapters)
     write_country_pages(project, chapters)
     shown = {c.country for c in chapters}
@@ -289,29 +282,117 @@ def prepare_sources(project: Project) -> list[Chapter]:
     return chapters
 
 
-def build_html(project: Project, jobs: int = 1, force: bool = False, say=print) -> tuple[bool, float]:
-    """Strict build of the book. Returns (built, seconds); raises IffError when the build fails."""
+GENERATED_SOURCES = ("countries", "results")  # folders of book/ written by iff run / iff build
+
+
+def structure_hash(project: Project) -> str:
+    """Hash of what shapes every page: configuration, table of contents, bibliography, extensions,
+    templates and every hand-written page. When it changes, every page is re-read."""
+    h = hashlib.sha256()
+    files = [project.root / "_config.yml", project.book_dir / "_toc.yml", project.bib_file]
+    files += sorted((project.book_dir / "_ext").glob("*.py")) + sorted((project.root / "methods" / "templates").glob("*"))
+    for p in sorted(project.book_dir.rglob("*.md")):
+        rel = p.relative_to(project.book_dir)
+        if rel.parts[0] in GENERATED_SOURCES or rel.as_posix() in ("reference/inputs.md", "reference/schema.md"):
+            continue
+        files.append(p)
+    for p in files:
+        if p.is_file():
+            h.update(str(p.relative_to(project.root)).encode())
+            h.update(hashlib.sha256(p.read_bytes()).digest())
+    h.update(str(sys.version_info[:2]).encode())
+    return h.hexdigest()
+
+
+class PreparedBook:
+    """A Sphinx process that loads its extensions and the previous build while the chapters are
+    executed, then builds incrementally on request (see :mod:`methods.sphinxbuild`, mode ``serve``)."""
+
+    def __init__(self, project: Project, jobs: int):
+        self.log = project.logs_dir / "book.log"
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.log, "w", encoding="utf-8")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "methods.sphinxbuild", str(project.book_dir), str(project.build_dir / "html"),
+             str(project.root / "_config.yml"), str(project.book_dir / "_toc.yml"), str(jobs), "serve"],
+            cwd=project.root, stdin=subprocess.PIPE, stdout=self._fh, stderr=subprocess.STDOUT, text=True)
+
+    @classmethod
+    def start(cls, project: Project, jobs: int) -> "PreparedBook | None":
+        """Start only when the next build will probably be incremental (a previous build exists)."""
+        b = project.build_dir
+        if not ((b / ".book-structure.sha256").exists() and (b / ".doctrees" / "environment.pickle").exists()
+                and (project.book_dir / "_toc.yml").exists()):
+            return None
+        return cls(project, jobs)
+
+    def build(self) -> int:
+        self.proc.stdin.write("build\n")
+        self.proc.stdin.close()
+        rc = self.proc.wait()
+        self._fh.close()
+        return rc
+
+    def cancel(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("cancel\n")
+                self.proc.stdin.close()
+                self.proc.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+        self._fh.close()
+
+
+def build_html(project: Project, jobs: int = 1, force: bool = False, full: bool = False,
+               say=print, prepared: PreparedBook | None = None) -> tuple[bool, float]:
+    """Strict build of the book (warnings are errors). Returns (built, seconds); raises IffError
+    when the build fails.
+
+    Every page is re-read when the book's structure changed since the last successful build (see
+    :func:`structure_hash`), when there is no previous build, or with ``full``; otherwise only the
+    pages whose sources changed, and the pages that paste numbers from them, are re-read.
+    ``prepared``, started before the chapters were executed, is used for an incremental build
+    and cancelled otherwise.
+    """
     html = project.build_dir / "html"
     stamp = project.build_dir / ".book-sources.sha256"
+    structure_stamp = project.build_dir / ".book-structure.sha256"
     digest = sources_hash(project)
-    if not force and html.joinpath("index.html").exists() and stamp.exists() and stamp.read_text() == digest:
+    if not force and not full and html.joinpath("index.html").exists() and stamp.exists() and stamp.read_text() == digest:
+        if prepared is not None:
+            prepared.cancel()
         say("The book is up to date; nothing to build.")
         return False, 0.0
-    say(f"Building the book (strict: warnings are errors, every page re-read, {jobs} process{'es' if jobs > 1 else ''}) ...")
+    structure = structure_hash(project)
+    incremental = (not full and not force and stamp.exists() and structure_stamp.exists()
+                   and structure_stamp.read_text() == structure
+                   and (project.build_dir / ".doctrees" / "environment.pickle").exists())
+    what = ("only changed pages and the pages that quote them re-read; the book's structure is unchanged"
+            if incremental else "every page re-read")
+    say(f"Building the book (strict: warnings are errors, {what}; {jobs} process{'es' if jobs > 1 else ''}) ...")
     start = time.perf_counter()
     log = project.logs_dir / "book.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "methods.sphinxbuild", str(project.book_dir), str(html),
-           str(project.root / "_config.yml"), str(project.book_dir / "_toc.yml"), str(jobs)]
-    with open(log, "w", encoding="utf-8") as fh:
-        proc = subprocess.run(cmd, cwd=project.root, stdout=fh, stderr=subprocess.STDOUT)
+    if incremental and prepared is not None:
+        returncode = prepared.build()
+    else:
+        if prepared is not None:
+            prepared.cancel()
+        log.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "methods.sphinxbuild", str(project.book_dir), str(html),
+               str(project.root / "_config.yml"), str(project.book_dir / "_toc.yml"), str(jobs),
+               "incremental" if incremental else "full"]
+        with open(log, "w", encoding="utf-8") as fh:
+            returncode = subprocess.run(cmd, cwd=project.root, stdout=fh, stderr=subprocess.STDOUT).returncode
     seconds = time.perf_counter() - start
-    if proc.returncode != 0:
+    if returncode != 0:
         stamp.unlink(missing_ok=True)
+        structure_stamp.unlink(missing_ok=True)  # the next build re-reads every page
         lines = log.read_text(encoding="utf-8").splitlines()
         problems = [ln for ln in lines if "WARNING" in ln or "ERROR" in ln] or [ln for ln in lines if ln.strip()][-3:]
         shown = "\n".join("  " + p.replace(str(project.root) + "/", "") for p in problems[:20])
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
         raise IffError(f"the book build failed ({len(problems)} problem(s); full log: {project.rel(log)}):\n{shown}{more}")
     stamp.write_text(digest)
+    structure_stamp.write_text(structure)
     return True, seconds

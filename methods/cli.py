@@ -101,17 +101,22 @@ def cmd_run(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from .book import build_html, prepare_sources, prune
+    from .book import PreparedBook, build_html, prepare_sources
     from .project import Project
-    from .runner import execute, failure_summary, plan_synthesis
+    from .runner import failure_summary
 
     project = Project.find()
-    report = _run(args, project)
-    prune(project)
-    execute(project, plan_synthesis(project), report, jobs=args.jobs, force=args.force, say=_err,
-            what="cross-country chapter")
-    prepare_sources(project)
-    built, seconds = build_html(project, jobs=1, force=args.force, say=_err)
+    jobs = args.jobs or os.cpu_count() or 1
+    # the book's Sphinx process loads its extensions and the last build while the chapters run
+    prepared = None if (args.full or args.force) else PreparedBook.start(project, jobs)
+    try:
+        report = _run(args, project)
+        prepare_sources(project)
+        built, seconds = build_html(project, jobs=jobs, force=args.force, full=args.full, say=_err, prepared=prepared)
+    except BaseException:
+        if prepared is not None:
+            prepared.cancel()
+        raise
     if built:
         _err(f"Book built in {seconds:.1f} s.")
     landing = project.build_dir / "html" / "index.html"
@@ -187,6 +192,8 @@ def parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="iff run, then build the handbook in _build/html")
     run_options(b)
+    b.add_argument("--full", action="store_true",
+                   help="re-read every page of the book even if its structure is unchanged (a changed structure always does)")
     b.set_defaults(func=cmd_build)
 
     e = sub.add_parser("export", help="write the results as one tidy table")

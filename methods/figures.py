@@ -40,9 +40,9 @@ def chain_diagram(chain_result, year_index: int, year: int, title: str):
     """Boxes per stage with quantities; arrows for flows out of (and into) the chain, with values."""
     names = list(chain_result.balances)
     n = len(names)
-    fig, ax = plt.subplots(figsize=(2.9 * n + 1.2, 3.6))
-    ax.set_xlim(-0.3, 3 * n - 0.2)
-    ax.set_ylim(-2.2, 1.6)
+    fig, ax = plt.subplots(figsize=(2.9 * n + 2.4, 3.6), layout="constrained")
+    ax.set_xlim(-0.4, 3 * n + 0.9)
+    ax.set_ylim(-2.2, 2.0)
     ax.axis("off")
     inward_by_stage: dict[str, float] = {}
     outward_by_stage: dict[str, float] = {}
@@ -84,7 +84,6 @@ def chain_diagram(chain_result, year_index: int, year: int, title: str):
         if prec > 0:
             ax.text(x0 + 1.0, -0.3, f"imported chemicals: {_money(prec)} (outward)", ha="center", fontsize=7, color=OUTWARD)
     ax.set_title(f"{title}, {year}", fontsize=10, loc="left")
-    fig.tight_layout()
     return fig
 
 
@@ -92,7 +91,7 @@ def price_ladder(points: list[tuple[str, float]], title: str):
     """Prices per pure kilogram at each place, on a logarithmic scale."""
     labels = [p[0] for p in points]
     values = [p[1] for p in points]
-    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(points) + 1.0))
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(points) + 1.0), layout="constrained")
     ax.barh(range(len(points)), values, color="#4393c3")
     ax.set_yticks(range(len(points)), labels, fontsize=8)
     ax.invert_yaxis()
@@ -101,14 +100,13 @@ def price_ladder(points: list[tuple[str, float]], title: str):
     for i, val in enumerate(values):
         ax.text(val * 1.05, i, f"{val:,.0f}", va="center", fontsize=7)
     ax.set_title(title, fontsize=10, loc="left")
-    fig.tight_layout()
     return fig
 
 
 def iff_by_year(years: list[int], inward: dict[str, np.ndarray], outward: dict[str, np.ndarray],
                 title: str, low=None, high=None, labels: dict[str, str] | None = None):
     """Inward (up) and outward (down) IFFs by year, stacked by product, with the total's interval."""
-    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    fig, ax = plt.subplots(figsize=(8.5, 3.6), layout="constrained")
     x = np.arange(len(years))
     products = sorted(set(inward) | set(outward))
     colors = {p: PALETTE[i % len(PALETTE)] for i, p in enumerate(products)}
@@ -130,16 +128,15 @@ def iff_by_year(years: list[int], inward: dict[str, np.ndarray], outward: dict[s
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(x, [str(y) for y in years])
     ax.set_ylabel("millions of current US dollars\n(outward shown below zero)")
-    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.legend(fontsize=7, frameon=False, loc="outside right upper")
     ax.set_title(title, fontsize=10, loc="left")
-    fig.tight_layout()
     return fig
 
 
 def tornado_chart(central: float, bars, title: str, labeller=lambda b: b.input, top: int = 10):
     """One-at-a-time sensitivity: the output with each input at its low and high bound."""
     bars = [b for b in bars if b.swing > 0][:top]
-    fig, ax = plt.subplots(figsize=(7.5, 0.38 * max(len(bars), 1) + 1.2))
+    fig, ax = plt.subplots(figsize=(7.5, 0.38 * max(len(bars), 1) + 1.2), layout="constrained")
     if not bars:
         ax.text(0.5, 0.5, "No input of this market has bounds.", ha="center", va="center", transform=ax.transAxes)
         ax.axis("off")
@@ -154,14 +151,13 @@ def tornado_chart(central: float, bars, title: str, labeller=lambda b: b.input, 
     ax.set_xlabel("total IFFs, millions of current US dollars")
     ax.legend(fontsize=7, frameon=False, loc="lower right")
     ax.set_title(title, fontsize=10, loc="left")
-    fig.tight_layout()
     return fig
 
 
 def payments_diagram(corridor, reporting_country: str, year_index: int, year: int, names: dict[str, str]):
     """Fees by place of payment (left) and residence of the smuggler (right), coloured by what
     each payment is for the reporting country."""
-    fig, ax = plt.subplots(figsize=(7.5, 3.2))
+    fig, ax = plt.subplots(figsize=(7.5, 3.4), layout="constrained")
     ax.set_xlim(0, 10)
     ax.set_ylim(0, 3.4)
     ax.axis("off")
@@ -193,7 +189,6 @@ def payments_diagram(corridor, reporting_country: str, year_index: int, year: in
                 bbox=dict(fc="white", ec="none", pad=0.5))
     handles = [plt.Line2D([], [], color=colors[k], lw=3, label=lab) for k, lab in
                (("inward", "inward IFF"), ("outward", "outward IFF"), ("domestic", "domestic"), (None, "not this country's flow"))]
-    ax.legend(handles=handles, fontsize=7, frameon=False, loc="lower center", ncol=4, bbox_to_anchor=(0.5, -0.08))
+    fig.legend(handles=handles, fontsize=7, frameon=False, loc="outside lower center", ncol=4)
     ax.set_title(f"{corridor.label}, {year}: fees by place of payment and smuggler residence", fontsize=9, loc="left")
-    fig.tight_layout()
     return fig

@@ -150,38 +150,14 @@ def plan(project: Project, countries: list[str] | None = None, markets: list[str
                 notebook_path=str(project.country_dir(cf.country) / f"{market}.ipynb"),
                 input_hash=job_hash(template, path, code, draws, seed), root=str(project.root),
                 log_file=str(project.logs_dir / f"{cf.country}-{market}.log"), failed_dir=str(project.failed_dir),
-                parameters=(("country", cf.country), ("parameters_file", rel), ("draws", draws), ("seed", seed)),
+                parameters=(("country", cf.country), ("parameters_file", rel), ("draws", draws), ("seed", seed),
+                            ("glue_details", cf.fictional)),
                 title=cf.name, iso=cf.country.lower(),
                 metadata=(("country", cf.country), ("name", cf.name), ("fictional", cf.fictional), ("market", market),
                           ("parameters_file", rel)),
                 country=cf.country, market=market,
             ))
     return jobs, problems
-
-
-SYNTHESIS = (("results", "summary"), ("mirror", "mirror"))  # (template, chapter) of the cross-country pages
-
-
-def plan_synthesis(project: Project, include: bool = True) -> list[Job]:
-    """The cross-country chapters, which depend on every real country's results and parameter file."""
-    base = project.book_dir / "countries"
-    data = [p for p in sorted(base.glob("*/*.csv")) if not p.parent.name.startswith("X")] if base.is_dir() else []
-    if not include or not data:
-        return []
-    data += sorted(p for p in project.parameters_dir.glob("*.yml") if not p.stem.startswith("X"))
-    data_digest = _hash_files(data, project.root)
-    code = code_hash(project)
-    out = project.book_dir / "results"
-    jobs = []
-    for template_name, stem in SYNTHESIS:
-        template = project.template(template_name)
-        h = hashlib.sha256((data_digest + code).encode() + template.read_bytes()).hexdigest()
-        jobs.append(Job(
-            label=f"results {stem}", template=str(template), notebook_path=str(out / f"{stem}.ipynb"), input_hash=h,
-            root=str(project.root), log_file=str(project.logs_dir / f"results-{stem}.log"),
-            failed_dir=str(project.failed_dir), parameters=(), title="", iso="", metadata=(("chapter", stem),),
-        ))
-    return jobs
 
 
 # ----- execution (runs in a worker process) ---------------------------------------------------------

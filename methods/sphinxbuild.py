@@ -1,24 +1,58 @@
 """Run jupyter-book's Sphinx build in its own process (called by :func:`methods.book.build_html`).
 
-Usage: python -m methods.sphinxbuild SOURCE_DIR OUTPUT_DIR CONFIG_YML TOC_YML JOBS
+Usage: python -m methods.sphinxbuild SOURCE_DIR OUTPUT_DIR CONFIG_YML TOC_YML JOBS MODE
 
-The same as ``jupyter-book build SOURCE --all -W -n --keep-going``, plus parallel jobs, which
-jupyter-book's command line does not expose.
+MODE ``full`` is ``jupyter-book build SOURCE --all -W -n --keep-going`` (every page re-read),
+plus parallel jobs, which jupyter-book's command line does not expose. ``incremental`` re-reads
+only the pages whose sources changed and the pages that depend on them, still with warnings as
+errors. ``serve`` prepares an incremental build (loads the extensions and the previous
+environment), prints ``ready``, and waits for one line on its standard input: ``build`` builds,
+anything else exits without building. `iff build` uses it to prepare the book while the chapters
+are executed.
 """
 import sys
 from pathlib import Path
 
 
-def main(argv: list[str]) -> int:
-    from jupyter_book.sphinx import build_sphinx
+def build(source, output, config, toc, jobs, fresh, wait_for_go=False) -> int:
+    from jupyter_book.config import get_final_config
+    from sphinx.application import Sphinx
+    from sphinx.util.docutils import docutils_namespace, patch_docutils
 
-    source, output, config, toc, jobs = argv
-    result = build_sphinx(
-        Path(source), Path(output), noconfig=True, path_config=config,
-        confoverrides={"external_toc_path": Path(toc).as_posix(), "latex_individualpages": False, "nitpicky": True},
-        builder="html", warningiserror=True, keep_going=True, freshenv=True, jobs=int(jobs),
-    )
-    return 0 if result == 0 else 1
+    source, output = Path(source), Path(output)
+    overrides = {"external_toc_path": Path(toc).as_posix(), "latex_individualpages": False, "nitpicky": True}
+    sphinx_config, _ = get_final_config(user_yaml=Path(config), cli_config=overrides, sourcedir=source,
+                                        use_external_toc=True)
+    with patch_docutils(str(source)), docutils_namespace():
+        app = Sphinx(srcdir=str(source), confdir=None, outdir=str(output), doctreedir=str(output.parent / ".doctrees"),
+                     buildername="html", confoverrides=sphinx_config, status=sys.stdout, warning=sys.stderr,
+                     freshenv=fresh, warningiserror=True, keep_going=True, parallel=int(jobs))
+        # as jupyter-book does: continuous section numbers across the parts of the table of contents
+        if app.config["use_multitoc_numbering"] and "external_toc_path" in app.config:
+            import yaml
+
+            if "numbered: true" in yaml.dump(app.config.external_site_map.as_json()):
+                app.setup_extension("sphinx_multitoc_numbering")
+        for name in ("sphinx_multitoc_numbering", "sphinx_jupyterbook_latex"):
+            ext = app.extensions.get(name)  # renumbers after reading / acts in LaTeX builds only
+            if ext is not None and ext.parallel_read_safe is None:
+                ext.parallel_read_safe = True
+        if wait_for_go:
+            print("ready", flush=True)
+            if sys.stdin.readline().strip() != "build":
+                return 0
+        app.build(force_all=fresh)
+        return 0 if app.statuscode == 0 else 1
+
+
+def main(argv: list[str]) -> int:
+    source, output, config, toc, jobs, *mode = argv
+    mode = (mode or ["full"])[0]
+    try:
+        return build(source, output, config, toc, jobs, fresh=mode == "full", wait_for_go=mode == "serve")
+    except Exception as exc:  # noqa: BLE001 - reported to the caller through the log
+        print(f"ERROR: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

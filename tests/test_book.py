@@ -160,11 +160,16 @@ def test_export_equals_the_chapters(built_book, exported, iso):
         assert row["value_usd"].iloc[0] / 1e6 == pytest.approx(float(g[f"{flow}_2019"]), rel=1e-9)
 
 
-def test_results_chapter_and_downloads(built_book):
+def test_results_chapter_and_downloads(built_book, exported):
     text = text_of(page(built_book, "results/summary.html"))
     assert "Results by country" in text
-    g = glued(built_book, "results/summary.ipynb")
-    assert "total_COL_2019" in g and "gdp_share_PER_2019" in g
+    csv = exported["csv"]
+    row = csv[(csv.country == "COL") & (csv.year == 2019) & (csv.market == "drugs") & (csv["product"] == "all")
+              & (csv.flow == "total") & (csv.scenario == "central")].iloc[0]
+    shown = f"{row.value_usd / 1e6:,.1f} ({row.low_usd / 1e6:,.1f}–{row.high_usd / 1e6:,.1f})"
+    assert shown in text  # the results table shows the exported numbers
+    assert "Colombia" in text and "percentage of GDP" in text
+    assert list((built_book / "_build" / "html" / "_images").glob("totals*.svg")), "the chart is not in the book"
     html = page(built_book, "results/summary.html")
     for f in ("iff-results.csv", "iff-results.xlsx", "iff-results.sdmx.csv"):
         assert f in html

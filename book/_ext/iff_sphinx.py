@@ -1,10 +1,19 @@
 """Small Sphinx adjustments for the handbook.
 
+* Pages that paste numbers glued in another page are re-read with it (see :func:`_glue_dependents`).
+* Pages are read in parallel (see :func:`_declare_parallel_safe`), citations are resolved
+  without repeated plugin lookups (see :func:`_cache_pybtex_plugins`), and an incremental build
+  reuses the formatted bibliography when nothing it depends on changed
+  (see :func:`_cache_bibtex_formatting`).
 * The pages load no script twice. jupyter-book's Thebe support (live code cells, unused here)
   declares its configuration twice on some pages, which the browser reports as an error
   ("Identifier 'THEBE_JS_URL' has already been declared"), and names a script on an external host:
   its scripts are dropped.
 """
+
+
+import posixpath
+import re
 
 
 def _clean_scripts(app, pagename, templatename, context, doctree):
@@ -25,6 +34,98 @@ def _clean_scripts(app, pagename, templatename, context, doctree):
     context["script_files"] = kept
 
 
+def _declare_parallel_safe(app, config):
+    """Two extensions that jupyter-book loads do not say whether they are safe for parallel reading,
+    which makes Sphinx read pages one at a time: sphinx-multitoc-numbering only renumbers the table of
+    contents after all pages are read, in the main process; sphinx-jupyterbook-latex only acts in
+    LaTeX builds."""
+    for name in ("sphinx_multitoc_numbering", "sphinx_jupyterbook_latex"):
+        ext = app.extensions.get(name)
+        if ext is not None and ext.parallel_read_safe is None:
+            ext.parallel_read_safe = True
+
+
+def _cache_pybtex_plugins():
+    """pybtex looks its plugins up in the installed packages' entry points on every citation, which
+    takes about 20 ms each; the answer cannot change during a build."""
+    import functools
+
+    import pybtex.plugin
+
+    if not hasattr(pybtex.plugin._load_entry_point, "cache_info"):
+        pybtex.plugin._load_entry_point = functools.lru_cache(maxsize=None)(pybtex.plugin._load_entry_point)
+
+
+GLUE_REF = re.compile(r"([\w./-]+)\.ipynb::")
+
+
+def _glue_dependents(app, env, added, changed, removed):
+    """Pages that paste numbers glued in other pages must be re-read when those pages change.
+
+    In an incremental build Sphinx re-reads only the pages whose source changed; a methodology page
+    that quotes the training country's chapter (``{glue:text}`../countries/XRU/drugs.ipynb::key```)
+    would keep stale numbers. This finds such pages and asks Sphinx to re-read them too.
+    """
+    touched = set(added) | set(changed)
+    if not touched:
+        return []
+    extra = []
+    for docname in env.found_docs:
+        if docname in touched:
+            continue
+        path = env.doc2path(docname)
+        if not str(path).endswith(".md"):
+            continue
+        try:
+            text = open(path, encoding="utf-8").read()
+        except OSError:
+            continue
+        base = posixpath.dirname(docname)
+        for ref in GLUE_REF.findall(text):
+            target = posixpath.normpath(posixpath.join(base, ref))
+            if target in touched:
+                extra.append(docname)
+                break
+    return extra
+
+
+def _cache_bibtex_formatting():
+    """sphinxcontrib-bibtex formats every bibliography entry again on every build, even an
+    incremental one where nothing cited changed (about a second for this handbook). The formatted
+    entries are kept in Sphinx's environment, keyed by everything that determines them: the
+    contents of the bibliography files, the directive's options and the citations of every page.
+    A full build starts from a fresh environment, so it formats everything anew."""
+    import ast
+    import hashlib
+    from pathlib import Path
+
+    from sphinxcontrib.bibtex.domain import BibtexDomain
+
+    original = BibtexDomain.get_formatted_entries
+    if getattr(original, "_iff_cached", False):
+        return
+
+    def get_formatted_entries(self, bibliography_key, docnames, tooltips, tooltips_style):
+        bib = self.bibliographies[bibliography_key]
+        digest = hashlib.sha256()
+        for f in bib.bibfiles:
+            digest.update(Path(f).read_bytes())
+        refs = tuple(sorted((r.docname, tuple(t.key for t in r.targets)) for r in self.citation_refs))
+        key = (digest.hexdigest(), tuple(bibliography_key), bib.style, bib.list_, bib.labelprefix, bib.keyprefix,
+               ast.dump(bib.filter_), tuple(bib.keys), tooltips, tooltips_style, refs, tuple(sorted(docnames)))
+        store = self.env.__dict__.setdefault("iff_bibtex_cache", {})
+        if key not in store:
+            store[key] = list(original(self, bibliography_key, docnames, tooltips, tooltips_style))
+        return iter(store[key])
+
+    get_formatted_entries._iff_cached = True
+    BibtexDomain.get_formatted_entries = get_formatted_entries
+
+
 def setup(app):
+    _cache_pybtex_plugins()
+    _cache_bibtex_formatting()
+    app.connect("env-get-outdated", _glue_dependents)
     app.connect("html-page-context", _clean_scripts, priority=900)
+    app.connect("config-inited", _declare_parallel_safe)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
