@@ -200,12 +200,19 @@ def main(args) -> int:
         say(f"  no-change rebuild: {nochange:6.1f} s = {nochange / clean:6.1%} of the clean build "
             f"({executed(err)} notebooks executed)")
         per = ours / "parameters" / "PER.yml"
-        per.write_text(per.read_text().replace("value: 0.05, year: 2009, low: 0.02", "value: 0.06, year: 2009, low: 0.02", 1))
-        one, err = iff(ours, "build")
-        countries = sorted(set(re.findall(r"^\[\d+/\d+\] (\w{3}) ", err, flags=re.M)))
-        results["one_country"] = {"seconds": one, "executed": executed(err), "countries": countries}
-        say(f"  one country's file changed: {one:6.1f} s = {one / clean:6.1%} of the clean build "
-            f"({executed(err)} notebooks executed: countries {', '.join(countries) or 'none'}, plus the results chapters)")
+        original = per.read_text()
+        times = []
+        for loss in ("0.06", "0.07", "0.05"):  # three data updates of one country; the median is reported
+            per.write_text(original.replace("value: 0.05, year: 2009, low: 0.02", f"value: {loss}, year: 2009, low: 0.02", 1))
+            seconds, err = iff(ours, "build")
+            times.append(seconds)
+            countries = sorted(set(re.findall(r"^\[\d+/\d+\] (\w{3}) ", err, flags=re.M)))
+            n_exec = executed(err)
+        one = sorted(times)[1]
+        results["one_country"] = {"seconds": one, "runs": times, "executed": n_exec, "countries": countries}
+        say(f"  one country's file changed: {one:6.1f} s = {one / clean:6.1%} of the clean build (median of "
+            f"{', '.join(f'{t:.1f}' for t in times)} s; {n_exec} notebook executed each time: "
+            f"{', '.join(countries) or 'none'}, then the results pages and the book)")
         if not args.quick:
             say("\n2. Naive baseline: papermill command line, one notebook after another, then jupyter-book build")
             naive = naive_build(copy_project(project.root, tmp / "naive"))

@@ -334,13 +334,10 @@ class PreparedBook:
         return rc
 
     def cancel(self) -> None:
+        """Stop the process: it has only read files so far, so it is simply killed."""
         if self.proc.poll() is None:
-            try:
-                self.proc.stdin.write("cancel\n")
-                self.proc.stdin.close()
-                self.proc.wait(timeout=30)
-            except (OSError, subprocess.TimeoutExpired):
-                self.proc.kill()
+            self.proc.kill()
+            self.proc.wait()
         self._fh.close()
 
 

@@ -103,12 +103,14 @@ def cmd_run(args) -> int:
 def cmd_build(args) -> int:
     from .book import PreparedBook, build_html, prepare_sources
     from .project import Project
-    from .runner import failure_summary
+    from .runner import failure_summary, is_up_to_date, plan
 
     project = Project.find()
     jobs = args.jobs or os.cpu_count() or 1
-    # the book's Sphinx process loads its extensions and the last build while the chapters run
-    prepared = None if (args.full or args.force) else PreparedBook.start(project, jobs)
+    # while chapters run, the book's Sphinx process loads its extensions and the previous build
+    planned, _ = plan(project, _countries(args.country), _markets(args.market), args.draws, args.seed)
+    will_run = any(not is_up_to_date(j) for j in planned)
+    prepared = PreparedBook.start(project, jobs) if will_run and not (args.full or args.force) else None
     try:
         report = _run(args, project)
         prepare_sources(project)

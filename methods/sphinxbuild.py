@@ -38,6 +38,11 @@ def build(source, output, config, toc, jobs, fresh, wait_for_go=False) -> int:
             if ext is not None and ext.parallel_read_safe is None:
                 ext.parallel_read_safe = True
         if wait_for_go:
+            try:  # compile the page templates now rather than while the reader waits
+                app.builder.templates.environment.get_template(app.builder.default_page_template if hasattr(
+                    app.builder, "default_page_template") else "page.html")
+            except Exception:  # noqa: BLE001 - only a warm-up
+                pass
             print("ready", flush=True)
             if sys.stdin.readline().strip() != "build":
                 return 0
