@@ -124,11 +124,22 @@ def floor_and_notebook_cost(root: Path, repeats: int = 3) -> dict:
     floor_md.parent.mkdir(parents=True, exist_ok=True)
     floor_md.write_text(FLOOR_TEMPLATE)
 
+    from .runner import PAPERMILL_OPTIONS
+
     def timed(template: Path, params: dict) -> float:
-        start = time.perf_counter()
-        pm.execute_notebook(jupytext.read(template), str(root / "_build" / "timed.ipynb"), parameters=params,
-                            cwd=str(root), kernel_name="python3", progress_bar=False)
-        return time.perf_counter() - start
+        """One execution with the runner's papermill options; the kernel's warnings are discarded."""
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        try:
+            start = time.perf_counter()
+            pm.execute_notebook(jupytext.read(template), str(root / "_build" / "timed.ipynb"), parameters=params,
+                                cwd=str(root), **PAPERMILL_OPTIONS)
+            return time.perf_counter() - start
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
 
     timed(floor_md, {})  # warm the caches
     floor = min(timed(floor_md, {}) for _ in range(repeats))

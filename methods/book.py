@@ -30,6 +30,7 @@ from .schema import MARKET_LABELS, MARKETS, CountryFile
 GENERATED_PART = "GENERATED: country chapters"
 GENERATED_TRAINING = "GENERATED: training country chapters"
 GENERATED_RESULTS = "GENERATED: results"
+GENERATED_INPUTS = "GENERATED: inputs by country"
 
 
 @dataclass
@@ -74,7 +75,8 @@ def prune_markets(project: Project, cfs: dict[str, CountryFile]) -> None:
                     f.unlink(missing_ok=True)
 
 
-def write_toc(project: Project, chapters: list[Chapter]) -> Path:
+def write_toc(project: Project, chapters: list[Chapter], inputs_pages: list[str] | None = None) -> Path:
+    """``inputs_pages``: the countries (ISO3, in order) that have a page in the reference of inputs."""
     base = yaml.safe_load((project.book_dir / "_toc.base.yml").read_text(encoding="utf-8"))
 
     def entries(fictional: bool) -> list[dict]:
@@ -102,6 +104,9 @@ def write_toc(project: Project, chapters: list[Chapter]) -> Path:
             for c in chapters_:
                 if c == GENERATED_TRAINING:
                     new += entries(True)
+                elif isinstance(c, dict) and c.get("sections") == GENERATED_INPUTS:
+                    pages = [{"file": f"reference/inputs/{iso}"} for iso in (inputs_pages or [])]
+                    new.append(dict(c, sections=pages) if pages else {k: v for k, v in c.items() if k != "sections"})
                 else:
                     new.append(c)
             part = dict(part, chapters=new)
@@ -123,7 +128,7 @@ def _write_if_changed(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_country_pages(project: Project, chapters: list[Chapter]) -> None:
+def write_country_pages(project: Project, chapters: list[Chapter], inputs_pages: set[str] = frozenset()) -> None:
     if not any(not c.fictional for c in chapters):
         _write_if_changed(project.book_dir / "countries" / "none.md",
                           "# No country chapters yet\n\nRun `iff build` after adding a parameter file.\n")
@@ -135,9 +140,11 @@ def write_country_pages(project: Project, chapters: list[Chapter]) -> None:
         if ch.fictional:
             lines += ["```{note}", f"{ch.name} is a fictional country, used for training and for the worked "
                       "examples of the handbook. None of its numbers describes a real place.", "```", ""]
+        where = (f" and in {{ref}}`the reference of inputs <inputs-{ch.country.lower()}>`" if ch.country in inputs_pages
+                 else "")
         lines += [f"The chapters below were computed from the parameter file `parameters/{ch.country}.yml` by "
                   "executing the handbook's templates. Every input, with its source or the reasoning behind it, "
-                  f"is listed in each chapter and in {{ref}}`the reference of inputs <inputs-{ch.country.lower()}>`.", ""]
+                  f"is listed in each chapter{where}.", ""]
         for m in ch.markets:
             lines.append(f"- {{doc}}`{m}` — {MARKET_LABELS[m]}")
         lines += ["", "**Downloads**", "",
@@ -159,46 +166,82 @@ def _cell(text: str) -> str:
     return md_escape(text).replace("|", "\\|").replace("\n", " ")
 
 
-def write_inputs_reference(project: Project, cfs: list[CountryFile]) -> None:
-    """The reference page: every input of every country, with value, unit, year and provenance."""
+def _reference_order(items):
+    """Real countries first, then the fictional training countries, each by name."""
+    return sorted(items, key=lambda c: (c.fictional, c.name))
+
+
+def write_inputs_reference(project: Project, cfs: list[CountryFile]) -> list[str]:
+    """The reference of inputs: an overview page, and one page per country listing every input
+    with its value, unit, year and provenance. One page per country, so that updating one
+    country's file re-reads only that country's page when the book is rebuilt."""
+    folder = project.book_dir / "reference" / "inputs"
+    cfs = _reference_order(cfs)
     lines = ["(inputs-reference)=", "# Inputs and their sources", "",
-             "This page is generated from the parameter files in `parameters/`. For each country and market it "
-             "lists every input: its value (with the low–high bounds used for the uncertainty analysis), unit, "
+             "These pages are generated from the parameter files in `parameters/`. For each country and market "
+             "they list every input: its value (with the low–high bounds used for the uncertainty analysis), unit, "
              "reference year, and either its **source** (with the table or page, and whether the value was read in "
              "the publication itself, in a secondary report quoting it, or derived from sourced values) or the "
              "**assumption** made, with its reasoning. Assumptions are marked ⚠.", ""]
-    for cf in sorted(cfs, key=lambda c: (c.fictional, c.name)):
-        lines += [f"({'inputs-' + cf.country.lower()})=", f"## {cf.name} (`{cf.country}`)", ""]
-        infos = input_infos(cf)
-        groups = [("Exchange rate and GDP", ("macro",))] + [
-            (MARKET_LABELS[m].capitalize(), ("markets", m)) for m in cf.market_names()]
-        for title, prefix in groups:
-            rows = [i for i in infos if i.path[: len(prefix)] == prefix]
-            if not rows:
-                continue
-            lines += [f"### {title}", "", "| Input | Value (low–high) | Unit | Provenance |", "|---|---|---|---|"]
-            for info in rows:
-                q = info.quantity
-                kind, _ = provenance_text(q)
-                parts = []
-                if q.source is not None:
-                    parts.append(f"{{cite:p}}`{q.source.key}`, {q.source.at} ({kind})")
-                if q.assumption is not None:
-                    parts.append(f"⚠ assumption: {q.assumption}")
-                for y, val in sorted((q.values or {}).items()):
-                    src, ass = getattr(val, "source", None), getattr(val, "assumption", None)
-                    if src is not None:
-                        parts.append(f"{y}: {{cite:p}}`{src.key}`, {src.at} ({src.evidence})")
-                    if ass is not None:
-                        parts.append(f"{y}: ⚠ assumption: {ass}")
-                if q.range_note:
-                    parts.append(f"range: {q.range_note}")
-                year = ", ".join(map(str, q.reference_years())) if q.value is not None else ""
-                value = _value_text(q, cf.years) + (f" ({year})" if year else "")
-                lines.append(f"| {_cell(input_label(info.path, len(prefix)))} | {_cell(value)} | {_cell(q.unit)} | "
-                             f"{_cell('; '.join(parts))} |")
-            lines.append("")
+    if cfs:
+        lines += ["| Country | Inputs | Of which rest wholly or partly on an assumption |", "|---|---:|---:|"]
+        for cf in cfs:
+            infos = input_infos(cf)
+            assumed = sum(_has_assumption(i.quantity) for i in infos)
+            lines.append(f"| {{doc}}`{md_escape(cf.name)} ({cf.country}) <inputs/{cf.country}>` | {len(infos)} | {assumed} |")
+        lines.append("")
+    else:
+        lines += ["No country chapter has been computed yet.", ""]
     _write_if_changed(project.book_dir / "reference" / "inputs.md", "\n".join(lines))
+    keep = {f"{cf.country}.md" for cf in cfs}
+    if folder.is_dir():
+        for stale in folder.glob("*.md"):
+            if stale.name not in keep:
+                stale.unlink()
+    for cf in cfs:
+        _write_if_changed(folder / f"{cf.country}.md", "\n".join(_inputs_page(cf)))
+    return [cf.country for cf in cfs]
+
+
+def _has_assumption(q) -> bool:
+    """True when the value, or the value of any year of a series, rests on an assumption."""
+    return q.assumption is not None or any(getattr(v, "assumption", None) is not None for v in (q.values or {}).values())
+
+
+def _inputs_page(cf: CountryFile) -> list[str]:
+    lines = [f"({'inputs-' + cf.country.lower()})=", f"# {cf.name} (`{cf.country}`)", "",
+             f"Every input of `parameters/{cf.country}.yml`. The chapters computed from it are "
+             f"{{doc}}`here </countries/{cf.country}/index>`.", ""]
+    infos = input_infos(cf)
+    groups = [("Exchange rate and GDP", ("macro",))] + [
+        (MARKET_LABELS[m].capitalize(), ("markets", m)) for m in cf.market_names()]
+    for title, prefix in groups:
+        rows = [i for i in infos if i.path[: len(prefix)] == prefix]
+        if not rows:
+            continue
+        lines += [f"## {title}", "", "| Input | Value (low–high) | Unit | Provenance |", "|---|---|---|---|"]
+        for info in rows:
+            q = info.quantity
+            kind, _ = provenance_text(q)
+            parts = []
+            if q.source is not None:
+                parts.append(f"{{cite:p}}`{q.source.key}`, {q.source.at} ({kind})")
+            if q.assumption is not None:
+                parts.append(f"⚠ assumption: {q.assumption}")
+            for y, val in sorted((q.values or {}).items()):
+                src, ass = getattr(val, "source", None), getattr(val, "assumption", None)
+                if src is not None:
+                    parts.append(f"{y}: {{cite:p}}`{src.key}`, {src.at} ({src.evidence})")
+                if ass is not None:
+                    parts.append(f"{y}: ⚠ assumption: {ass}")
+            if q.range_note:
+                parts.append(f"range: {q.range_note}")
+            year = ", ".join(map(str, q.reference_years())) if q.value is not None else ""
+            value = _value_text(q, cf.years) + (f" ({year})" if year else "")
+            lines.append(f"| {_cell(input_label(info.path, len(prefix)))} | {_cell(value)} | {_cell(q.unit)} | "
+                         f"{_cell('; '.join(parts))} |")
+        lines.append("")
+    return lines
 
 
 def write_schema_files(project: Project) -> None:
@@ -274,10 +317,11 @@ def prepare_sources(project: Project) -> list[Chapter]:
     prune_markets(project, cfs)
     chapters = available_chapters(project)
     write_results_pages(project, cfs)
-    write_toc(project, chapters)
-    write_country_pages(project, chapters)
     shown = {c.country for c in chapters}
-    write_inputs_reference(project, [cf for iso, cf in cfs.items() if iso in shown])
+    # a chapter whose parameter file is now invalid keeps its last good version, but has no inputs page
+    inputs_pages = write_inputs_reference(project, [cf for iso, cf in cfs.items() if iso in shown])
+    write_toc(project, chapters, inputs_pages)
+    write_country_pages(project, chapters, set(inputs_pages))
     write_schema_files(project)
     return chapters
 
@@ -293,7 +337,8 @@ def structure_hash(project: Project) -> str:
     files += sorted((project.book_dir / "_ext").glob("*.py")) + sorted((project.root / "methods" / "templates").glob("*"))
     for p in sorted(project.book_dir.rglob("*.md")):
         rel = p.relative_to(project.book_dir)
-        if rel.parts[0] in GENERATED_SOURCES or rel.as_posix() in ("reference/inputs.md", "reference/schema.md"):
+        if (rel.parts[0] in GENERATED_SOURCES or rel.parts[:2] == ("reference", "inputs")
+                or rel.as_posix() in ("reference/inputs.md", "reference/schema.md")):
             continue
         files.append(p)
     for p in files:

@@ -61,13 +61,28 @@ def test_worked_example_numbers_are_live(built_book):
 
 
 def test_reference_page_lists_every_input_with_provenance(built_book):
-    text = text_of(page(built_book, "reference/inputs.html"))
+    overview = text_of(page(built_book, "reference/inputs.html"))
     for name, iso in (("Colombia", "COL"), ("Peru", "PER"), ("Ecuador", "ECU"), ("Mexico", "MEX")):
-        assert re.search(rf"{name} \( ?{iso} ?\)", text), name
-    assert "⚠ assumption" in text
+        assert re.search(rf"{name} \( ?{iso} ?\)", overview), name
+        text = text_of(page(built_book, f"reference/inputs/{iso}.html"))
+        assert "Drug trafficking" in text and "Provenance" in text, iso
+    assumed = [iso for iso in ("COL", "PER", "ECU", "MEX") if "⚠ assumption" in text_of(page(built_book, f"reference/inputs/{iso}.html"))]
+    assert assumed  # assumptions are shown as such
     # sources are citations that link to the bibliography
-    assert re.search(r"\[ ?UNODC and Gobierno de Colombia, 2020 ?\]", text)
-    assert 'href="bibliography.html#id' in page(built_book, "reference/inputs.html")
+    col = page(built_book, "reference/inputs/COL.html")
+    assert re.search(r"\[ ?UNODC and Gobierno de Colombia, 2020 ?\]", text_of(col))
+    assert 'href="../bibliography.html#id' in col
+
+
+def test_reference_of_inputs_counts_match_the_chapters(built_book):
+    """The overview's count of inputs per country equals the rows of that country's page."""
+    overview = page(built_book, "reference/inputs.html")
+    for iso in ("COL", "XRU"):
+        row = re.search(rf'inputs/{iso}\.html"><span class="doc">.*?</tr>', overview, flags=re.S).group(0)
+        count = int(re.findall(r"<td[^>]*>\s*(?:<p>)?(\d+)(?:</p>)?\s*</td>", row)[0])
+        rows = page(built_book, f"reference/inputs/{iso}.html").count("<tr class=\"row-") - \
+            page(built_book, f"reference/inputs/{iso}.html").count("<thead>")
+        assert count == rows, (iso, count, rows)
 
 
 def test_country_page_offers_downloads(built_book):
