@@ -86,3 +86,35 @@ def test_failing_notebook_keeps_last_good_chapter(project):
         assert outputs(project) == before  # the previous chapter and its results are intact
     finally:
         template.write_text(good)
+
+
+def test_dask_scheduler_executes_the_notebooks_on_the_cluster(project):
+    """`iff run --scheduler ADDRESS` submits the notebooks to an existing Dask cluster (here a
+    local one started by the test) and writes the same chapters as local processes do."""
+    from distributed import Client, LocalCluster
+
+    chapters = [project / "book" / "countries" / "XRV" / f"{m}.ipynb" for m in ("drugs", "smuggling")]
+    before = {p: p.stat().st_mtime_ns for p in chapters}
+    xru_before = {k: v for k, v in outputs(project).items() if "/XRU/" in k}
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        result = run_iff("run", *DRAWS, "--force", "--country", "XRV", "--scheduler", cluster.scheduler_address,
+                         cwd=project)
+        with Client(cluster.scheduler_address) as client:
+            prefixes = client.run_on_scheduler(
+                lambda dask_scheduler: {k: dict(v.state_counts) for k, v in dask_scheduler.task_prefixes.items()})
+    assert result.returncode == 0, result.stderr
+    assert f"Executing 2 notebooks on the Dask cluster at {cluster.scheduler_address}" in result.stderr
+    assert prefixes.get("execute_job", {}).get("memory") == 2  # both ran as tasks of the cluster
+    assert all(p.stat().st_mtime_ns > before[p] for p in chapters)
+    nb = json.loads(chapters[0].read_text())
+    assert nb["metadata"]["iff"]["country"] == "XRV"
+    assert {k: v for k, v in outputs(project).items() if "/XRU/" in k} == xru_before
+    again = run_iff("run", *DRAWS, cwd=project)  # what the cluster wrote counts as up to date
+    assert "All 4 notebooks are up to date" in again.stderr
+
+
+def test_unreachable_scheduler_is_a_clear_error(project):
+    result = run_iff("run", *DRAWS, "--force", "--country", "XRV", "--scheduler", "tcp://127.0.0.1:9", cwd=project)
+    assert result.returncode == 1
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.stderr
+    assert "Traceback" not in result.stderr
