@@ -30,4 +30,4 @@ bench: $(STAMP)
 	$(BIN)/iff bench
 
 clean:
-	rm -rf _build book/_toc.yml book/countries book/reference/inputs.md book/reference/schema.md book/_extra/downloads
+	rm -rf _build book/_toc.yml book/countries book/results book/reference/inputs.md book/reference/inputs book/reference/schema.md book/_extra/downloads

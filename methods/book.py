@@ -97,7 +97,7 @@ def write_toc(project: Project, chapters: list[Chapter], inputs_pages: list[str]
             pages = [{"file": f"results/{stem}"} for stem in ("summary", "mirror")
                      if (project.book_dir / "results" / f"{stem}.md").is_file()]
             if not pages:
-                continue  # no real country yet: no results part
+                continue
             part = dict(part, chapters=pages)
         elif isinstance(chapters_, list):
             new = []

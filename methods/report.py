@@ -108,6 +108,24 @@ def input_label(path: tuple, prefix_len: int) -> str:
     return " › ".join(STAGE_LABELS.get(p, p).replace("_", " ") for p in parts)
 
 
+def input_glue_names(infos: list[InputInfo], prefix: tuple) -> dict[str, InputInfo]:
+    """Names under which a chapter glues its inputs' central values, ``in_<field path>`` without
+    container names, e.g. ``in_coca_leaf_production_area`` (the year is appended per value).
+    Raises ValueError if two inputs would share a name."""
+    out: dict[str, InputInfo] = {}
+    for info in infos:
+        if info.path[: len(prefix)] != prefix:
+            continue
+        parts = list(info.path[len(prefix):])
+        if parts[:1] == ["chains"] and len(parts) > 3 and parts[2] == "stages":
+            parts = parts[3:]
+        name = "in_" + "_".join(str(p) for p in parts if p not in ("stages", "chains", "routes", "corridors"))
+        if name in out:
+            raise ValueError(f"two inputs would be glued as {name}: {out[name].name} and {info.name}")
+        out[name] = info
+    return out
+
+
 def inputs_table(cf: CountryFile, infos: list[InputInfo], prefix: tuple) -> pd.DataFrame:
     """Every input under ``prefix``: value (with bounds), unit, year(s), provenance and its kind."""
     rows = []

@@ -46,14 +46,20 @@ def _money(x) -> str:
 
 
 def write_results_pages(project: Project, cfs: dict[str, CountryFile]) -> bool:
-    """Write book/results/ (two pages, their figures and the exports). False if there is no result yet."""
+    """Write book/results/ (two pages, their figures and the exports). False if there is no result
+    yet: the two pages then say so (hand-written chapters link to them), and nothing else is kept."""
     out = project.book_dir / "results"
     summaries = load_summaries(project)
     if summaries.empty:
-        if out.exists():
-            for f in out.iterdir():
+        out.mkdir(parents=True, exist_ok=True)
+        for f in out.iterdir():
+            if f.name not in ("summary.md", "mirror.md"):
                 f.unlink()
-            out.rmdir()
+        waiting = ("No real country's chapters have been computed yet (the training countries are not "
+                   "counted). Add a parameter file under `parameters/` and run `make book`; see "
+                   "{doc}`/training/reexecute`.\n")
+        _write(out / "summary.md", "(results-summary)=\n# Results by country: SDG indicator 16.4.1\n\n" + waiting)
+        _write(out / "mirror.md", "(mirror-flows)=\n# Mirror flows between countries\n\n" + waiting)
         return False
     results = results_table(summaries)
     names = {iso: cfs[iso].name if iso in cfs else iso for iso in results["country"].unique()}

@@ -1,0 +1,42 @@
+"""Incremental book builds: after a data update only the changed chapters and the pages that quote
+them are rebuilt, and those pages show the new numbers."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import copy_repo, run_iff
+
+pytestmark = pytest.mark.slow
+DRAWS = ("--draws", "300")
+
+
+def text(root, rel: str) -> str:
+    html = (root / "_build" / "html" / rel).read_text(encoding="utf-8")
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_data_update_rebuilds_the_pages_that_quote_it(tmp_path):
+    root = copy_repo(tmp_path / "repo", countries=["XRU"])
+    first = run_iff("build", *DRAWS, cwd=root)
+    assert first.returncode == 0, first.stderr
+    assert re.search(r"harvested 60,000 tonnes of coca leaf \( ?10,000|harvested 60,000 tonnes of coca leaf \( ?12,000",
+                     text(root, "methodology/drugs.html"))
+    untouched = root / "_build" / "html" / "framework" / "typology.html"
+    stamp = untouched.stat().st_mtime_ns
+
+    path = root / "parameters" / "XRU.yml"
+    path.write_text(path.read_text().replace("values: {2018: 10000, 2019: 12000}\n                assumption: Fictional harvested",
+                                             "values: {2018: 10000, 2019: 13000}\n                assumption: Fictional harvested", 1))
+    second = run_iff("build", *DRAWS, cwd=root)
+    assert second.returncode == 0, second.stderr
+    assert "Executing 2 notebooks" in second.stderr  # Ruritania's two chapters, nothing else
+    assert "only changed pages and the pages that quote them re-read" in second.stdout + second.stderr
+    # 13,000 ha x 5 t/ha: the worked example, the exercise and its solution follow the file
+    assert re.search(r"harvested 65,000 tonnes of coca leaf \( ?13,000 ha × 5 t/ha\)", text(root, "methodology/drugs.html"))
+    exercises = text(root, "training/exercises.html")
+    assert "harvested 13,000 ha of coca" in exercises
+    assert re.search(r"Leaf: 13,000 × 5 = 65,000 t", exercises)
+    assert "13,000" in text(root, "reference/inputs/XRU.html")
+    assert untouched.stat().st_mtime_ns == stamp  # a page that quotes nothing from the file is not rewritten
