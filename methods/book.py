@@ -245,12 +245,21 @@ def _inputs_page(cf: CountryFile) -> list[str]:
 
 
 def write_schema_files(project: Project) -> None:
-    """The JSON schema of parameter files (for editors) and a page documenting every field."""
+    """The JSON schema of parameter files (for editors) and a page documenting every field.
+    Skipped when the models (``methods/schema/``) are unchanged since the files were written."""
     from .schema import CountryFile as CF
 
+    json_file = project.book_dir / "_extra" / "downloads" / "parameters.schema.json"
+    page = project.book_dir / "reference" / "schema.md"
+    models = hashlib.sha256()
+    for f in sorted((Path(__file__).parent / "schema").glob("*.py")):
+        models.update(f.name.encode() + hashlib.sha256(f.read_bytes()).digest())
+    stamp = project.build_dir / ".schema-models.sha256"
+    if json_file.is_file() and page.is_file() and stamp.is_file() and stamp.read_text() == models.hexdigest():
+        return
     schema = CF.model_json_schema()
     text = json.dumps(schema, indent=1, ensure_ascii=False)
-    _write_if_changed(project.book_dir / "_extra" / "downloads" / "parameters.schema.json", text + "\n")
+    _write_if_changed(json_file, text + "\n")
     defs = schema.get("$defs", {})
     lines = ["(schema-reference)=", "# Parameter-file fields", "",
              "Generated from the models that validate the files (`methods/schema/`). The same schema, as JSON, "
@@ -277,7 +286,9 @@ def write_schema_files(project: Project) -> None:
     describe("CountryFile (the whole file)", schema)
     for name in sorted(defs):
         describe(name, defs[name])
-    _write_if_changed(project.book_dir / "reference" / "schema.md", "\n".join(lines))
+    _write_if_changed(page, "\n".join(lines))
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(models.hexdigest())
 
 
 # ----- the build ----------------------------------------------------------------------------------------

@@ -81,11 +81,11 @@ def cmd_validate(args) -> int:
     return 0
 
 
-def _run(args, project):
+def _run(args, project, pool=None):
     from .runner import run
 
     return run(project, countries=_countries(args.country), markets=_markets(args.market), jobs=args.jobs,
-               force=args.force, scheduler=args.scheduler, draws=args.draws, seed=args.seed)
+               force=args.force, scheduler=args.scheduler, draws=args.draws, seed=args.seed, pool=pool)
 
 
 def cmd_run(args) -> int:
@@ -101,18 +101,22 @@ def cmd_run(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from .book import PreparedBook, build_html, prepare_sources
     from .project import Project
-    from .runner import failure_summary, is_up_to_date, plan
+    from .runner import failure_summary, is_up_to_date, plan, warm_pool
 
     project = Project.find()
     jobs = args.jobs or os.cpu_count() or 1
-    # while chapters run, the book's Sphinx process loads its extensions and the previous build
     planned, _ = plan(project, _countries(args.country), _markets(args.market), args.draws, args.seed)
-    will_run = any(not is_up_to_date(j) for j in planned)
-    prepared = PreparedBook.start(project, jobs) if will_run and not (args.full or args.force) else None
+    todo = [j for j in planned if args.force or not is_up_to_date(j)]
+    # when chapters must run, the first worker starts importing papermill now, while this process
+    # loads the book builder and starts the book's Sphinx process, which loads its extensions and
+    # the previous build while the chapters run
+    pool = warm_pool(min(jobs, len(todo))) if todo and not args.scheduler else None
+    from .book import PreparedBook, build_html, prepare_sources
+
+    prepared = PreparedBook.start(project, jobs) if todo and not (args.full or args.force) else None
     try:
-        report = _run(args, project)
+        report = _run(args, project, pool)
         prepare_sources(project)
         built, seconds = build_html(project, jobs=jobs, force=args.force, full=args.full, say=_err, prepared=prepared)
     except BaseException:

@@ -57,6 +57,20 @@ def load_flows(project: Project, include_fictional: bool = False) -> pd.DataFram
     return _read(project, "flows", include_fictional)
 
 
+def _write_xlsx(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
+    """A workbook with one sheet per table, header in the first row, empty cells for missing values.
+    openpyxl's streaming (write-only) mode: about twice as fast as pandas' writer."""
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    for name, table in sheets.items():
+        ws = wb.create_sheet(name)
+        ws.append([str(c) for c in table.columns])
+        for row in table.itertuples(index=False):
+            ws.append([None if v is None or (isinstance(v, float) and v != v) or v is pd.NA else v for v in row])
+    wb.save(path)
+
+
 def write_table(results: pd.DataFrame, fmt: str, output: Path) -> Path:
     """Write the tidy results in one format, atomically (a failed write leaves no partial file)."""
     if fmt not in FORMATS:
@@ -71,9 +85,7 @@ def write_table(results: pd.DataFrame, fmt: str, output: Path) -> Path:
         elif fmt == "sdmx-csv":
             sdmx_csv_table(results).to_csv(tmp, index=False)
         else:
-            with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
-                results.to_excel(xl, sheet_name="results", index=False)
-                pd.DataFrame(README_ROWS, columns=["column", "meaning"]).to_excel(xl, sheet_name="about", index=False)
+            _write_xlsx(tmp, {"results": results, "about": pd.DataFrame(README_ROWS, columns=["column", "meaning"])})
         os.replace(tmp, output)
     finally:
         tmp.unlink(missing_ok=True)

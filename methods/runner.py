@@ -8,6 +8,7 @@ last good chapter in place.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -197,11 +198,39 @@ PAPERMILL_OPTIONS = dict(
 )
 
 
+KERNEL_START_ATTEMPTS = 3
+
+
+def kernel_failed_to_start(exc: BaseException) -> bool:
+    """True for the failures that happen before any cell runs because the kernel did not start or
+    did not answer (e.g. two kernels started at the same moment picked the same free port): trying
+    again is safe, since nothing was executed."""
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("Kernel died before replying to kernel_info" in text
+                                              or "Kernel didn't respond in" in text)
+
+
+def _execute_notebook(nb, staged_nb: Path, job: Job) -> None:
+    """papermill, with up to KERNEL_START_ATTEMPTS attempts when the kernel fails to start."""
+    import papermill as pm
+
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        try:
+            pm.execute_notebook(copy.deepcopy(nb), str(staged_nb), parameters=dict(job.parameters, output_dir=str(staged_nb.parent)),
+                                cwd=job.root, log_output=True, **PAPERMILL_OPTIONS)
+            return
+        except RuntimeError as exc:
+            if not kernel_failed_to_start(exc) or attempt == KERNEL_START_ATTEMPTS:
+                raise
+            logging.getLogger("papermill").warning(
+                "the kernel did not start (%s); trying again (attempt %d of %d)", exc, attempt + 1, KERNEL_START_ATTEMPTS)
+            time.sleep(0.2 * attempt)
+
+
 def execute_job(job: Job) -> JobResult:
     """Execute one notebook into a staging folder, then move its outputs into place atomically."""
     import jupytext
     import nbformat
-    import papermill as pm
 
     start = time.perf_counter()
     out_dir = Path(job.out_dir)
@@ -222,11 +251,7 @@ def execute_job(job: Job) -> JobResult:
     os.dup2(log_fd, 2)
     try:
         nb = jupytext.read(job.template)
-        pm.execute_notebook(
-            nb, str(staged_nb),
-            parameters=dict(job.parameters, output_dir=str(stage)),
-            cwd=job.root, log_output=True, **PAPERMILL_OPTIONS,
-        )
+        _execute_notebook(nb, staged_nb, job)
         done = nbformat.read(staged_nb, as_version=4)
         postprocess(done, job)
         nbformat.write(done, staged_nb)
@@ -263,15 +288,31 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _import_execution_modules() -> None:
+    """What a worker needs before its first notebook (about half a second of imports)."""
+    import jupytext  # noqa: F401
+    import nbformat  # noqa: F401
+    import papermill  # noqa: F401
+
+
+def warm_pool(workers: int) -> ProcessPoolExecutor:
+    """A local process pool whose first worker starts at once and imports papermill, so that the
+    import overlaps what the caller does next (loading the book builder, starting Sphinx)."""
+    pool = ProcessPoolExecutor(max_workers=workers)
+    pool.submit(_import_execution_modules)
+    return pool
+
+
 def run(project: Project, countries: list[str] | None = None, markets: list[str] | None = None,
         jobs: int | None = None, force: bool = False, scheduler: str | None = None,
-        draws: int = 10_000, seed: int = 20201015, say=_say) -> RunReport:
-    """Execute the country chapters that are out of date; report what ran, was skipped and failed."""
+        draws: int = 10_000, seed: int = 20201015, say=_say, pool: ProcessPoolExecutor | None = None) -> RunReport:
+    """Execute the country chapters that are out of date; report what ran, was skipped and failed.
+    ``pool``: a local pool to use (see :func:`warm_pool`); it is shut down when the run ends."""
     planned, invalid = plan(project, countries, markets, draws, seed)
     report = RunReport(invalid=invalid)
     for p in invalid:
         say(f"invalid: {p}")
-    execute(project, planned, report, jobs=jobs, force=force, scheduler=scheduler, say=say, what="notebook")
+    execute(project, planned, report, jobs=jobs, force=force, scheduler=scheduler, say=say, what="notebook", pool=pool)
     return report
 
 
@@ -309,15 +350,20 @@ def remove_stale_staging(folders: set[Path]) -> None:
 
 
 def execute(project: Project, planned: list[Job], report: RunReport, jobs: int | None = None, force: bool = False,
-            scheduler: str | None = None, say=_say, what: str = "notebook") -> RunReport:
+            scheduler: str | None = None, say=_say, what: str = "notebook",
+            pool: ProcessPoolExecutor | None = None) -> RunReport:
     """Execute the planned jobs that are out of date, in parallel, with a progress line per job."""
-    with RunLock(project):
-        remove_stale_staging({job.notebook.parent for job in planned})
-        return _execute(project, planned, report, jobs, force, scheduler, say, what)
+    try:
+        with RunLock(project):
+            remove_stale_staging({job.notebook.parent for job in planned})
+            return _execute(project, planned, report, jobs, force, scheduler, say, what, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _execute(project: Project, planned: list[Job], report: RunReport, jobs: int | None, force: bool,
-             scheduler: str | None, say, what: str) -> RunReport:
+             scheduler: str | None, say, what: str, pool: ProcessPoolExecutor | None = None) -> RunReport:
     todo = [j for j in planned if force or not is_up_to_date(j)]
     report.skipped += [j for j in planned if j not in todo]
     if not todo:
@@ -343,7 +389,7 @@ def _execute(project: Project, planned: list[Job], report: RunReport, jobs: int 
             raise IffError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
         executor = client.get_executor()
     else:
-        executor = ProcessPoolExecutor(max_workers=workers)
+        executor = pool or ProcessPoolExecutor(max_workers=workers)
     try:
         futures = {executor.submit(execute_job, j): j for j in todo}
         for n, fut in enumerate(as_completed(futures), 1):

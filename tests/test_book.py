@@ -269,3 +269,9 @@ def test_no_page_requests_an_external_host(built_book):
                 continue  # a canonical/alternate link is not a request
             offenders.append(f"{page_path.name}: {tag[:100]}")
     assert not offenders, "\n".join(offenders[:20])
+
+
+def test_pages_carry_no_unused_live_code_configuration(built_book):
+    """The chapters are static: no page carries Thebe's Binder configuration (an external repository)."""
+    carrying = [p.name for p in _pages(built_book) if "x-thebe-config" in p.read_text(encoding="utf-8")]
+    assert not carrying, carrying[:10]

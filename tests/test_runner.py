@@ -118,3 +118,31 @@ def test_unreachable_scheduler_is_a_clear_error(project):
     assert result.returncode == 1
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_kernel_that_fails_to_start_is_started_again(project, monkeypatch):
+    """Two kernels started at the same moment can pick the same free port, and one dies before it
+    answers: nothing was executed, so the runner starts it again (and says so in the log)."""
+    import papermill
+
+    from methods.project import Project
+    from methods.runner import execute_job, kernel_failed_to_start, plan
+
+    real = papermill.execute_notebook
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(papermill, "execute_notebook", flaky)
+    jobs, _ = plan(Project(project), ["XRV"], ["smuggling"], 300, 1)
+    result = execute_job(jobs[0])
+    assert result.ok, result.error
+    assert len(calls) == 2
+    assert "the kernel did not start" in Path(jobs[0].log_file).read_text()
+    # a failure inside a cell is not retried
+    assert not kernel_failed_to_start(RuntimeError("boom in the template"))
+    assert kernel_failed_to_start(RuntimeError("Kernel didn't respond in 60 seconds"))

@@ -8,7 +8,7 @@
 * The pages load no script twice. jupyter-book's Thebe support (live code cells, unused here)
   declares its configuration twice on some pages, which the browser reports as an error
   ("Identifier 'THEBE_JS_URL' has already been declared"), and names a script on an external host:
-  its scripts are dropped.
+  its scripts are dropped, and so is the inline configuration block it appends to every page.
 """
 
 
@@ -32,6 +32,17 @@ def _clean_scripts(app, pagename, templatename, context, doctree):
         seen.add(key)
         kept.append(script)
     context["script_files"] = kept
+
+
+def _drop_thebe_config(app, doctree, docname):
+    """Remove the raw HTML blocks sphinx-thebe appends to each page (a Binder configuration naming
+    an external repository, and a kernel name): nothing on the pages uses them."""
+    from docutils import nodes
+
+    for node in list(doctree.findall(nodes.raw)):
+        text = node.astext()
+        if "x-thebe-config" in text or text.strip().startswith("<script>kernelName ="):
+            node.parent.remove(node)
 
 
 def _declare_parallel_safe(app, config):
@@ -127,5 +138,6 @@ def setup(app):
     _cache_bibtex_formatting()
     app.connect("env-get-outdated", _glue_dependents)
     app.connect("html-page-context", _clean_scripts, priority=900)
+    app.connect("doctree-resolved", _drop_thebe_config, priority=900)  # after sphinx-thebe's handler
     app.connect("config-inited", _declare_parallel_safe)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
