@@ -123,7 +123,13 @@ def smuggling_section() -> list[str]:
                     "prosecutors' and financial intelligence case files")
     lines += record(10, "destination", "Share received by smugglers resident in the destination country", "share",
                     "prosecutors' and financial intelligence case files")
-    lines += ["    data_gaps: []"]
+    lines += ["        # costs:                  # optional: smugglers' costs (transport, bribes, route fees), where data exist",
+              "        #   route_fee:",
+              "        #     label: Route fees paid to a criminal group",
+              "        #     paid_by: origin      # residence of the smugglers who pay: origin, transit or destination",
+              "        #     paid_to: destination # residence of the recipient: origin, transit, destination or an ISO3 code",
+              "        #     per_paying_migrant: {unit: USD/person, value: ..., year: ..., source: ...}   # or share_of_fees",
+              "    data_gaps: []"]
     return lines
 
 

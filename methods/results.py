@@ -58,6 +58,14 @@ def smuggling_flow_records(country: str, result: SmugglingResult) -> list[FlowRe
             out.append(FlowRecord("smuggling", "", cid, direction, "smuggling_fees", partner, p.place,
                                   f"{c.label}: paid at {p.place} by residents of {p.payer} to smugglers resident in {p.payee}",
                                   p.value_usd))
+        for k in c.costs:
+            direction = flow_direction(country, k.payer, k.payee)
+            if direction is None:
+                continue
+            partner = k.payer if direction == "inward" else k.payee if direction == "outward" else country
+            out.append(FlowRecord("smuggling", "", cid, direction, "smugglers_costs", partner, k.cost,
+                                  f"{c.label}: {k.label} (smugglers' cost, paid by smugglers resident in {k.payer} "
+                                  f"to residents of {k.payee})", k.value_usd))
     return out
 
 

@@ -9,7 +9,7 @@ it is resident in the origin, transit or destination country. The residence rule
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,7 +23,9 @@ PLACES = ("origin", "transit", "destination")
 def persons_apprehended(apprehension_events, events_per_person):
     """Distinct persons behind apprehension events (removing repeat apprehensions).
 
-    .. math:: N^{app} = E / \\rho, \\quad \\rho \\ge 1
+    .. math:: N^{app} = E / \\rho
+
+    ``events_per_person`` (:math:`\\rho \\ge 1`): apprehension events per person.
     """
     return np.divide(apprehension_events, events_per_person)
 
@@ -31,9 +33,9 @@ def persons_apprehended(apprehension_events, events_per_person):
 def smuggled_journeys(persons_apprehended, undetected_factor):
     """Migrants who made the journey, detected or not.
 
-    .. math:: N = N^{app} \\times g, \\quad g \\ge 1
+    .. math:: N = N^{app} \\times g
 
-    ``undetected_factor`` (*g*): migrants per migrant apprehended, e.g. the inverse of the
+    ``undetected_factor`` (:math:`g \\ge 1`): migrants per migrant apprehended, e.g. the inverse of the
     probability of being apprehended at least once.
     """
     return np.multiply(persons_apprehended, undetected_factor)
@@ -53,6 +55,22 @@ def smuggling_fees_usd(paying_migrants, fee_usd_per_person):
     .. math:: F = N^{pay} \\times f
     """
     return np.multiply(paying_migrants, fee_usd_per_person)
+
+
+def smugglers_cost_per_migrant_usd(paying_migrants, cost_usd_per_paying_migrant):
+    """A smugglers' cost given per migrant who pays a smuggler, US dollars.
+
+    .. math:: K = N^{pay} \\times k
+    """
+    return np.multiply(paying_migrants, cost_usd_per_paying_migrant)
+
+
+def smugglers_cost_share_usd(fees_usd, cost_share_of_fees):
+    """A smugglers' cost given as a share of the corridor's fees, US dollars.
+
+    .. math:: K = F \\times \\kappa
+    """
+    return np.multiply(fees_usd, cost_share_of_fees)
 
 
 def payer_residence(place: str, origin: str, destination: str) -> str:
@@ -80,6 +98,18 @@ class Payment:
 
 
 @dataclass
+class CostPayment:
+    """A smugglers' cost: paid by smugglers resident in ``payer`` to a recipient resident in ``payee``."""
+
+    corridor: str
+    cost: str
+    label: str
+    payer: str
+    payee: str
+    value_usd: np.ndarray
+
+
+@dataclass
 class CorridorResult:
     corridor: str
     label: str
@@ -92,9 +122,11 @@ class CorridorResult:
     fee_usd_per_person: np.ndarray
     fees_usd: np.ndarray
     payments: list[Payment]
+    costs: list[CostPayment] = field(default_factory=list)
 
     def total(self, reporting_country: str, direction: str) -> np.ndarray:
-        vals = [p.value_usd for p in self.payments
+        """Fees and smugglers' costs that are ``direction`` flows of ``reporting_country``."""
+        vals = [p.value_usd for p in [*self.payments, *self.costs]
                 if flow_direction(reporting_country, p.payer, p.payee) == direction]
         return np.sum(np.broadcast_arrays(*vals), axis=0) if vals else np.zeros_like(self.fees_usd)
 
@@ -132,6 +164,20 @@ def corridor_payments(cid: str, c: Corridor, fees_usd, v: Values) -> list[Paymen
     return out
 
 
+def corridor_costs(cid: str, c: Corridor, paying, fees_usd, v: Values) -> list[CostPayment]:
+    """The smugglers' costs of a corridor, each from the smugglers who pay it to its recipient."""
+    countries = {"origin": c.origin, "transit": c.transit, "destination": c.destination}
+    out = []
+    for kid, k in c.costs.items():
+        if k.per_paying_migrant is not None:
+            per = np.divide(v(k.per_paying_migrant), v.fx_for(k.per_paying_migrant))
+            value = smugglers_cost_per_migrant_usd(paying, per)
+        else:
+            value = smugglers_cost_share_usd(fees_usd, v(k.share_of_fees))
+        out.append(CostPayment(cid, kid, k.label, countries[k.paid_by], countries.get(k.paid_to, k.paid_to), value))
+    return out
+
+
 def evaluate_corridor(cid: str, c: Corridor, v: Values) -> CorridorResult:
     persons = persons_apprehended(v(c.apprehensions), v(c.events_per_person))
     journeys = smuggled_journeys(persons, v(c.undetected_factor))
@@ -139,7 +185,7 @@ def evaluate_corridor(cid: str, c: Corridor, v: Values) -> CorridorResult:
     fee = np.divide(v(c.fee), v.fx_for(c.fee))
     fees = smuggling_fees_usd(paying, fee)
     return CorridorResult(cid, c.label, c.origin, c.transit, c.destination, persons, journeys, paying, fee, fees,
-                          corridor_payments(cid, c, fees, v))
+                          corridor_payments(cid, c, fees, v), corridor_costs(cid, c, paying, fees, v))
 
 
 def evaluate_smuggling_market(market: SmugglingMarket, v: Values) -> SmugglingResult:

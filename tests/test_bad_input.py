@@ -86,6 +86,12 @@ CASES = [
     ("assumption-too-short", sub("      assumption: Fictional survey population aged 15-64, a round number for the worked example.\n",
                                  "      assumption: a guess\n"), "at least 20 characters"),
     ("wrong-unit", sub(LEAF_YIELD, LEAF_YIELD.replace("t/ha", "kg/ha")), "unit must be 't/ha'"),
+    ("cost-with-two-measures", sub("            paid_to: transit\n            share_of_fees:",
+                                   "            paid_to: transit\n            per_paying_migrant: {unit: USD/person, value: 10, year: 2018, "
+                                   "assumption: Fictional cost per migrant for the malformed case.}\n            share_of_fees:"),
+     "give exactly one of per_paying_migrant and share_of_fees"),
+    ("cost-paid-to-unknown", sub("            paid_to: destination\n", "            paid_to: the gang\n"),
+     "paid_to must be origin, transit, destination or an ISO3 code, got 'the gang'"),
 ]
 
 

@@ -70,7 +70,18 @@ def test_training_country_smuggling_by_hand(xru):
     # 10,000 / 1.25 x 2 x 0.75 x $5,000 = $60 million; 60% to Ruritanian smugglers, no Ruritanian payer
     assert syl.fees_usd[0] == pytest.approx(60_000_000)
     assert syl.total("XRU", "inward")[0] == pytest.approx(36_000_000)
-    assert syl.total("XRU", "outward")[0] == 0
+    # smugglers' costs: 12,000 paying migrants x $200 route fee paid by Ruritanian smugglers to a
+    # Bordurian gang = $2.4 million, outward; 10% of the $60 million of fees spent on Ruritanian
+    # trucks and drivers = $6 million, domestic
+    costs = {k.cost: k for k in syl.costs}
+    assert costs["route_fee"].value_usd[0] == pytest.approx(2_400_000)
+    assert (costs["route_fee"].payer, costs["route_fee"].payee) == ("XRU", "XBO")
+    assert costs["trucks_and_drivers"].value_usd[0] == pytest.approx(6_000_000)
+    assert syl.total("XRU", "outward")[0] == pytest.approx(2_400_000)
+    assert syl.total("XRU", "domestic")[0] == pytest.approx(6_000_000)  # no fee has a Ruritanian payer
+    # the route fee is Borduria's inward flow: fees paid by Syldavians at home or in transit to
+    # Bordurian smugglers (60 x 0.7 x 0.2 = $8.4 million) plus the gang's $2.4 million
+    assert syl.total("XBO", "inward")[0] == pytest.approx(8_400_000 + 2_400_000)
     rur = res.corridors["ruritanians_to_borduria"]
     # 4,000 x 1.5 x 0.5 = 3,000 paying x XTS 4,000 / 2.0 = $6 million
     assert rur.fees_usd[0] == pytest.approx(6_000_000)

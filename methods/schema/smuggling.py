@@ -11,6 +11,8 @@ of the smuggler who receives it (origin, transit, destination).
 """
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from .drugs import DataGap
@@ -25,6 +27,39 @@ class PlaceShares(Strict):
     origin: Share
     transit: Share | None = None
     destination: Share
+
+
+class SmugglerCost(Strict):
+    """A cost of the corridor's smugglers (transport, bribes, route fees paid to other criminal
+    groups): an auxiliary breakdown. Paid by the smugglers resident in ``paid_by`` to a recipient
+    resident in ``paid_to``; a payment to a non-resident is an outward IFF of the payer's country."""
+
+    label: Text
+    paid_by: Literal["origin", "transit", "destination"] = Field(
+        description="Residence of the smugglers who pay: the corridor's origin, transit or destination country"
+    )
+    paid_to: Text = Field(
+        description="Residence of the recipient: origin, transit or destination, or another country's ISO3 code"
+    )
+    per_paying_migrant: Quantity | None = Field(
+        default=None, description="Cost per migrant who pays a smuggler (USD/person or LCU/person)"
+    )
+    share_of_fees: Share | None = Field(default=None, description="Cost as a share of the corridor's smuggling fees")
+    note: str | None = Field(default=None, description="Who pays whom, and why the residences were chosen")
+
+    @model_validator(mode="after")
+    def _one_measure(self) -> "SmugglerCost":
+        if (self.per_paying_migrant is None) == (self.share_of_fees is None):
+            raise bad("per_paying_migrant", "give exactly one of per_paying_migrant and share_of_fees")
+        if self.per_paying_migrant is not None:
+            cur, _, per = self.per_paying_migrant.unit.partition("/")
+            if per != "person" or not (len(cur) == 3 and cur.isupper()):
+                raise bad("per_paying_migrant", "unit must be a currency per person, e.g. 'USD/person', got {u!r}",
+                          {"u": self.per_paying_migrant.unit})
+        if self.paid_to not in PLACES and not (len(self.paid_to) == 3 and self.paid_to.isalpha() and self.paid_to.isupper()):
+            raise bad("paid_to", "paid_to must be origin, transit, destination or an ISO3 code, got {v!r}",
+                      {"v": self.paid_to})
+        return self
 
 
 class Corridor(Strict):
@@ -43,6 +78,9 @@ class Corridor(Strict):
     smuggler_residence: PlaceShares = Field(
         description="Residence of the smugglers who receive the fees: origin, transit or destination country"
     )
+    costs: dict[str, SmugglerCost] = Field(
+        default_factory=dict, description="Smugglers' costs, where data exist (auxiliary breakdown; optional)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "Corridor":
@@ -53,6 +91,10 @@ class Corridor(Strict):
             shares = getattr(self, name)
             if self.transit is None and shares.transit is not None:
                 raise bad("transit", "{n}.transit given but the corridor has no transit country", {"n": name})
+        for cid, cost in self.costs.items():
+            if self.transit is None and "transit" in (cost.paid_by, cost.paid_to):
+                raise bad("costs", "costs.{c}: paid by or to 'transit' but the corridor has no transit country",
+                          {"c": cid})
         return self
 
 
