@@ -245,17 +245,44 @@ def escape(text: str) -> str:
     return html.escape(text)
 
 
-def central_vs_interval(v: dict) -> str:
-    """A sentence placing the central estimate against its Monte Carlo interval."""
-    c, lo, hi = v["central"], v["low"], v["high"]
-    if not np.isfinite(c):
+def gdp_share_sentence(country: str, year: int, total_usd: float, gdp_usd: float | None) -> str:
+    """Total IFFs as a percentage of GDP, as a sentence: :math:`s = 100 \\times IFF / GDP`."""
+    if gdp_usd is None or not np.isfinite(total_usd):
+        return "No GDP is given in the parameter file, so IFFs are not compared with GDP."
+    share = 100 * total_usd / gdp_usd
+    return (f"That total is **{share:.2f}% of {country}'s GDP** in {year} (US\\$ {gdp_usd / 1e9:,.1f} billion), a "
+            f"comparison of scale only: IFFs are gross values of transactions, not a part of GDP. The source of "
+            f"GDP is on the country's page of inputs.")
+
+
+def _year_list(years: list) -> str:
+    years = [str(y) for y in years]
+    return years[0] if len(years) == 1 else ", ".join(years[:-1]) + " and " + years[-1]
+
+
+def central_vs_interval(years: list[int], central, low, high) -> str:
+    """A sentence placing the central estimate of each year against its 90% Monte Carlo interval.
+
+    Years where the central estimate lies outside the interval are named, with both numbers.
+    """
+    central, low, high = (np.asarray(a, dtype=float) for a in (central, low, high))
+    shown = [i for i in range(len(years)) if np.isfinite(central[i])]
+    if not shown:
         return ""
-    if lo <= c <= hi:
-        return (f"The central estimate lies inside its 90% interval: the inputs' stated uncertainty is roughly "
-                f"balanced around their central values.")
-    side, where = ("above", "below") if c < lo else ("below", "above")
-    return (f"**Note.** In {v['year']} the central estimate ({c / 1e6:,.1f} million) lies {where} its 90% Monte Carlo "
-            f"interval ({lo / 1e6:,.1f}–{hi / 1e6:,.1f} million). The central estimate combines each input's central "
-            f"value; several inputs have ranges that extend much further {side} their central value than the other "
-            f"way (the sources disagree), so most combinations of inputs give a total {side} it. Both numbers are "
-            f"reported; the tornado chart below shows which inputs are responsible.")
+    below = [i for i in shown if central[i] < low[i]]
+    above = [i for i in shown if central[i] > high[i]]
+    if not below and not above:
+        return ("In every year the central estimate lies inside its 90% interval: the inputs' stated uncertainty "
+                "is roughly balanced around their central values.")
+    parts = []
+    for idx, where, side in ((below, "below", "above"), (above, "above", "below")):
+        if not idx:
+            continue
+        detail = "; ".join(f"{years[i]}: {central[i] / 1e6:,.1f} million against {low[i] / 1e6:,.1f}–"
+                           f"{high[i] / 1e6:,.1f} million" for i in idx)
+        parts.append(f"In {_year_list([years[i] for i in idx])} the central estimate lies {where} its 90% Monte "
+                     f"Carlo interval ({detail}): several inputs have ranges that extend much further {side} their "
+                     f"central value than the other way (the sources disagree, or the central value is the lowest "
+                     f"or highest figure found), so most combinations of inputs give a total {side} it.")
+    return ("**Note.** " + " ".join(parts) + " The central estimate combines each input's central value; both "
+            "numbers are reported, and the tornado chart below shows which inputs are responsible.")

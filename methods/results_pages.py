@@ -15,6 +15,7 @@ import pandas as pd
 
 from .export import load_flows, load_summaries, write_table
 from .project import Project
+from .report import product_label
 from .schema import CountryFile
 from .svgchart import grouped_bars
 from .synthesis import mirror_pairs, results_table
@@ -83,6 +84,40 @@ def write_results_pages(project: Project, cfs: dict[str, CountryFile]) -> bool:
     return True
 
 
+def _product_name(market: str, product: str, cf: CountryFile | None) -> str:
+    if market == "smuggling" and cf is not None and cf.markets.smuggling is not None:
+        corridor = cf.markets.smuggling.corridors.get(product)
+        if corridor is not None:
+            return corridor.label
+    return product_label(product)
+
+
+def by_product_section(results: pd.DataFrame, names: dict[str, str], cfs: dict[str, CountryFile]) -> list[str]:
+    """For each country: inward, outward and total IFFs by market and product (drug stage or smuggling
+    corridor) and year, with the 90% Monte Carlo interval; rows that are zero in every year are left out."""
+    rows = results[(results["scenario"] == "central") & (results["product"] != "all")]
+    lines = ["## By product", "",
+             "Inward, outward and total IFFs by product — the stage of a drug's chain, or the corridor of smuggled "
+             "migrants — in millions of current US dollars: central estimate (90% Monte Carlo interval), central "
+             "scenario. Rows that are zero in every year are left out. A central estimate can lie outside its interval "
+             "when its inputs' central values sit at one end of their ranges; the country chapter says where and why.", ""]
+    for iso in sorted(rows["country"].unique()):
+        c = rows[rows["country"] == iso]
+        nonzero = c.groupby(["market", "product", "flow"])["value_usd"].transform(lambda s: (s.abs() > 0).any())
+        c = c[nonzero]
+        if c.empty:
+            continue
+        c = c.assign(
+            cell=[f"{_money(v)} ({_money(lo)}–{_money(hi)})" for v, lo, hi in zip(c["value_usd"], c["low_usd"], c["high_usd"])],
+            product=[_product_name(m, p, cfs.get(iso)) for m, p in zip(c["market"], c["product"])],
+            flow=pd.Categorical(c["flow"], ["inward", "outward", "total"], ordered=True),
+        )
+        table = c.pivot_table(index=["market", "product", "flow"], columns="year", values="cell", aggfunc="first",
+                              observed=True)
+        lines += [f"### {names.get(iso, iso)}", "", _md_table(table), ""]
+    return lines
+
+
 def summary_page(results: pd.DataFrame, names: dict[str, str], cfs: dict[str, CountryFile], out: Path) -> str:
     countries = sorted(results["country"].unique())
     central = results[(results["scenario"] == "central") & (results["product"] == "all")]
@@ -134,7 +169,9 @@ def summary_page(results: pd.DataFrame, names: dict[str, str], cfs: dict[str, Co
                                              colors={"inward": "#1b7837", "outward": "#b2182b"},
                                              width=max(760, 120 * len(cats) + 240)))
     lines += ["```{figure} markets.svg", ":name: fig-results-markets", "", "Inward and outward IFFs by market in the "
-              "last year of each country, central scenario.", "```", "",
+              "last year of each country, central scenario.", "```", ""]
+    lines += by_product_section(results, names, cfs)
+    lines += [
               "## Scale: IFFs as a share of GDP", "",
               "IFFs are gross values of transactions, not a part of GDP; the ratio only gives a sense of scale.", ""]
     gdp_rows = [{"country": iso, "year": y, "gdp_usd": cfs[iso].macro.gdp_usd.at_year(y)[0]}
@@ -153,7 +190,9 @@ def summary_page(results: pd.DataFrame, names: dict[str, str], cfs: dict[str, Co
            .pivot_table(index=["country", "market"], columns="scenario", values="value_usd", aggfunc="sum")
            .reindex(columns=["low", "central", "high"]))
     lines += ["## Scenarios", "", "The low and high scenarios move where ownership changes hands (drugs) and where fees "
-              "are paid and to whom (smuggling); see {doc}`/methodology/uncertainty`.", "",
+              "are paid and to whom (smuggling): every such share at its low, or its high, value; see "
+              "{doc}`/methodology/uncertainty`. They are named after their inputs, not their results, so the scenario "
+              "named low need not give the lowest total.", "",
               f"Total IFFs in {last_year} by structural scenario, millions of current US dollars.", "",
               _md_table(piv.map(_money)), "",
               "## Download the results", "",

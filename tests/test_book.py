@@ -36,6 +36,13 @@ def test_country_drug_chapters_show_computed_iffs(built_book, iso):
     assert "Fig. " in text  # numbered figures
 
 
+def test_a_market_without_an_estimate_says_what_data_are_missing_and_who_holds_them(built_book):
+    # Peru declares smuggling of migrants with data gaps only (parameters/PER.yml)
+    text = text_of(page(built_book, "countries/PER/smuggling.html"))
+    assert "No estimate" in text
+    assert "Superintendencia Nacional de Migraciones" in text and "Irregular entries and exits" in text
+
+
 def test_every_chapter_is_listed_from_the_parameter_files(built_book):
     toc = (built_book / "book" / "_toc.yml").read_text()
     for iso in ("COL", "ECU", "MEX", "PER"):
@@ -184,6 +191,12 @@ def test_results_chapter_and_downloads(built_book, exported):
     shown = f"{row.value_usd / 1e6:,.1f} ({row.low_usd / 1e6:,.1f}–{row.high_usd / 1e6:,.1f})"
     assert shown in text  # the results table shows the exported numbers
     assert "Colombia" in text and "percentage of GDP" in text
+    # by product: Mexico's heroin, with its interval, as exported
+    row = csv[(csv.country == "MEX") & (csv.year == 2019) & (csv["product"] == "heroin") & (csv.flow == "inward")
+              & (csv.scenario == "central")].iloc[0]
+    by_product = text.split("By product", 1)[1]
+    heroin_row = by_product.split("heroin inward", 1)[1].split("heroin total", 1)[0]
+    assert f"{row.value_usd / 1e6:,.1f} ({row.low_usd / 1e6:,.1f}–{row.high_usd / 1e6:,.1f})" in heroin_row
     assert list((built_book / "_build" / "html" / "_images").glob("totals*.svg")), "the chart is not in the book"
     html = page(built_book, "results/summary.html")
     for f in ("iff-results.csv", "iff-results.xlsx", "iff-results.sdmx.csv"):

@@ -168,3 +168,45 @@ def test_payment_at_destination_to_transit_smuggler_is_a_mirror_pair():
 def test_discrepancy_share():
     assert accounting.discrepancy_share(150.0, 50.0) == pytest.approx(1.0)
     assert accounting.discrepancy_share(0.0, 0.0) == 0.0
+
+
+# ----- the methodology chapters quote the docstrings -------------------------------------------
+
+def _normalised_tex(text: str) -> str:
+    """TeX without spacing commands and spaces, so that layout differences do not count."""
+    import re
+
+    return re.sub(r"\\[,;!]|\\qquad|\\quad|\s", "", text)
+
+
+@pytest.mark.parametrize("chapter, modules", [
+    ("drugs", [supply, demand, balance, prices, valuation, accounting]),
+    ("smuggling", [smuggling, accounting]),
+])
+def test_each_formula_in_the_methodology_chapter_is_the_docstring_of_the_function_named(chapter, modules):
+    import inspect
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "book" / "methodology" / f"{chapter}.md").read_text()
+    named = set(re.findall(r"`(\w+)`", text))
+    body = _normalised_tex(text)
+    checked, missing = 0, []
+    for module in modules:
+        for name, func in inspect.getmembers(module, inspect.isfunction):
+            if func.__module__ != module.__name__ or name not in named:
+                continue
+            for formula in re.findall(r"\.\. math:: (.+)", func.__doc__ or ""):
+                checked += 1
+                if _normalised_tex(formula) not in body:
+                    missing.append(f"{name}: {formula}")
+    assert checked >= (15 if chapter == "drugs" else 5)
+    assert not missing, f"book/methodology/{chapter}.md does not show: " + "; ".join(missing)
+
+
+def test_the_chapters_compare_total_iffs_with_gdp():
+    from methods.report import gdp_share_sentence
+
+    # US$ 5.27 billion against a GDP of US$ 323 billion: 100 x 5.27 / 323 = 1.63%
+    assert "**1.63% of Colombia's GDP** in 2019" in gdp_share_sentence("Colombia", 2019, 5.27e9, 323e9)
+    assert "not compared with GDP" in gdp_share_sentence("Ruritania", 2019, 1e6, None)

@@ -162,3 +162,21 @@ def test_normal_ppf_agrees_with_the_standard_library_everywhere():
     p = np.concatenate([np.linspace(1e-6, 0.02425, 50), np.linspace(0.03, 0.97, 200), np.linspace(0.976, 1 - 1e-6, 50)])
     expected = np.array([NormalDist().inv_cdf(x) for x in p])
     assert np.allclose(normal_ppf(p), expected, atol=5e-9)
+
+
+def test_central_at_the_low_end_of_skewed_ranges_lies_below_the_interval_and_the_chapter_says_so():
+    # Three multiplied inputs, each triangular with its mode at the low bound 1 and high bound 3:
+    # the product of the central values is 1, but P(product < 1) = 0, so the whole 90% interval lies
+    # above the central estimate. (Mexico's smuggling of migrants apprehended in Mexico is such a case.)
+    rng = np.random.default_rng(7)
+    product = np.prod([triangular_from_u(rng.random(20_000), 1.0, 1.0, 3.0) for _ in range(3)], axis=0)
+    assert np.percentile(product, 5) > 1.0
+
+    from methods.report import central_vs_interval
+
+    text = central_vs_interval([2015, 2016, 2017], [1e6, 5e6, 9e6], [2e6, 4e6, 3e6], [3e6, 6e6, 8e6])
+    assert "In 2015 the central estimate lies below its 90% Monte Carlo interval (2015: 1.0 million against 2.0–3.0 million)" in text
+    assert "In 2017 the central estimate lies above" in text and "2017: 9.0 million against 3.0–8.0 million" in text
+    assert "2016" not in text
+    assert central_vs_interval([2015, 2016], [1.0, 2.0], [0.5, 1.5], [1.5, 2.5]).startswith("In every year")
+    assert central_vs_interval([2015], [np.nan], [np.nan], [np.nan]) == ""

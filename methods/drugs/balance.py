@@ -66,9 +66,9 @@ def supply_kg(production, imports, inflow):
 def residual_and_discrepancy(supply, uses):
     """Split ``supply - uses`` into a non-negative residual and a non-negative discrepancy.
 
-    .. math:: R = \\max(P + M + I - U, 0), \\quad D = \\max(U - (P + M + I), 0)
+    .. math:: R = \\max(P + M + I - W, 0), \\quad D = \\max(W - (P + M + I), 0)
 
-    so that :math:`P + M + I + D = U + R` always holds.
+    so that :math:`P + M + I + D = W + R` always holds (*W*: the uses other than the balancing item *R*).
     """
     gap = np.subtract(supply, uses)
     return np.maximum(gap, 0.0), np.maximum(-gap, 0.0)
@@ -77,7 +77,8 @@ def residual_and_discrepancy(supply, uses):
 def losses_given_uses_kg(loss_share, exports, seizures, consumption):
     """Losses when the supply is itself the unknown (transit imports, demand-led production).
 
-    With :math:`\\Lambda = \\lambda (P + M)` and :math:`P + M = X + S + C + \\Lambda`:
+    With :math:`\\Lambda = \\lambda (P + M + I)` and, at the last stage of a chain (no outflow),
+    :math:`P + M + I = X + S + C + \\Lambda`:
 
     .. math:: \\Lambda = \\frac{\\lambda}{1-\\lambda} (X + S + C)
     """

@@ -38,6 +38,8 @@ def seizures_pure_kg(seized_quantity, purity):
 def losses_kg(loss_share, supply):
     """Losses in the chain (spoilage, quality control, abandoned shipments).
 
-    .. math:: \\Lambda = \\lambda \\times (P + M)
+    .. math:: \\Lambda = \\lambda \\times (P + M + I)
+
+    ``supply``: production *P*, imports *M* and inflow from the previous stage *I*, summed.
     """
     return np.multiply(loss_share, supply)

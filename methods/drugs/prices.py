@@ -26,7 +26,7 @@ def price_usd_per_pure_kg(price_usd_per_kg, purity):
 def transaction_price_usd_per_pure_kg(home_price_usd_per_pure_kg, abroad_price_usd_per_pure_kg, abroad_share):
     """Average price at which ownership passes between residents and non-residents.
 
-    .. math:: \\bar p = (1 - \\varphi)\\, p^*_{home} + \\varphi\\, p^*_{abroad}
+    .. math:: \\bar p_r = (1 - \\varphi)\\, p^*_{home} + \\varphi\\, p^*_{abroad}
 
     ``abroad_share`` (:math:`\\varphi`): share of the quantity whose ownership changes abroad
     (drugs delivered abroad by residents; or bought abroad by residents).

@@ -22,7 +22,7 @@ def coca_leaf_t(harvested_area_ha, leaf_yield_t_per_ha):
 def opium_gum_kg(harvested_area_ha, gum_yield_kg_per_ha):
     """Dry opium gum production, kg per year.
 
-    .. math:: O = A^h \\times y_{gum}
+    .. math:: G = A^h \\times y_{gum}
     """
     return np.multiply(harvested_area_ha, gum_yield_kg_per_ha)
 

@@ -12,7 +12,7 @@ import numpy as np
 def cross_border_value_usd(quantity_pure_kg, transaction_price_usd_per_pure_kg):
     """Value of a cross-border sale or purchase of drugs.
 
-    .. math:: V = Q_r \\times \\bar p_r
+    .. math:: V_r = Q_r \\times \\bar p_r
 
     An export sold by residents to non-residents is an inward IFF; an import bought by residents
     from non-residents is an outward IFF.
