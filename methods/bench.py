@@ -222,7 +222,7 @@ def main(args) -> int:
         one = sorted(times)[1]
         results["one_country"] = {"seconds": one, "runs": times, "executed": n_exec, "countries": countries}
         say(f"  one country's file changed: {one:6.1f} s = {one / clean:6.1%} of the clean build (median of "
-            f"{', '.join(f'{t:.1f}' for t in times)} s; {n_exec} notebook executed each time: "
+            f"{', '.join(f'{t:.1f}' for t in times)} s; {n_exec} notebook{'s' if n_exec != 1 else ''} executed each time: "
             f"{', '.join(countries) or 'none'}, then the results pages and the book)")
         if not args.quick:
             say("\n2. Naive baseline: papermill command line, one notebook after another, then jupyter-book build")

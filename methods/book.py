@@ -66,11 +66,11 @@ def available_chapters(project: Project) -> list[Chapter]:
 
 
 def prune_markets(project: Project, cfs: dict[str, CountryFile]) -> None:
-    """Remove chapters of markets that a valid parameter file no longer declares."""
+    """Remove chapters of markets that a valid parameter file no longer declares or estimates."""
     for iso, cf in cfs.items():
         folder = project.country_dir(iso)
         for m in MARKETS:
-            if m not in cf.market_names():
+            if m not in cf.estimated_markets():
                 for f in (folder / f"{m}.ipynb", folder / f".{m}.manifest.json", folder / f"{m}.summary.csv", folder / f"{m}.flows.csv"):
                     f.unlink(missing_ok=True)
 
@@ -128,7 +128,8 @@ def _write_if_changed(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_country_pages(project: Project, chapters: list[Chapter], inputs_pages: set[str] = frozenset()) -> None:
+def write_country_pages(project: Project, chapters: list[Chapter], inputs_pages: set[str] = frozenset(),
+                        cfs: dict[str, CountryFile] | None = None) -> None:
     if not any(not c.fictional for c in chapters):
         _write_if_changed(project.book_dir / "countries" / "none.md",
                           "# No country chapters yet\n\nRun `iff build` after adding a parameter file.\n")
@@ -154,6 +155,15 @@ def write_country_pages(project: Project, chapters: list[Chapter], inputs_pages:
             if (folder / f"{m}.summary.csv").exists():
                 lines.append(f"- {{download}}`Results: {MARKET_LABELS[m]} ({m}.summary.csv) <{m}.summary.csv>`")
         lines += ["", "To update these chapters with new data, see {doc}`/training/reexecute`.", ""]
+        cf = (cfs or {}).get(ch.country)
+        for m in (cf.unestimated_markets() if cf is not None else []):
+            market = getattr(cf.markets, m)
+            lines += [f"## {MARKET_LABELS[m].capitalize()}: no estimate yet", ""]
+            if market.note:
+                lines += [md_escape(" ".join(market.note.split())), ""]
+            lines += ["The data needed, and the institutions that hold them:", ""]
+            lines += [f"- **{md_escape(g.what)}** — held by: {md_escape(g.institution)}" for g in market.data_gaps]
+            lines.append("")
         _write_if_changed(folder / "index.md", "\n".join(lines))
 
 
@@ -332,7 +342,7 @@ def prepare_sources(project: Project) -> list[Chapter]:
     # a chapter whose parameter file is now invalid keeps its last good version, but has no inputs page
     inputs_pages = write_inputs_reference(project, [cf for iso, cf in cfs.items() if iso in shown])
     write_toc(project, chapters, inputs_pages)
-    write_country_pages(project, chapters, set(inputs_pages))
+    write_country_pages(project, chapters, set(inputs_pages), cfs)
     write_schema_files(project)
     return chapters
 

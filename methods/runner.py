@@ -141,7 +141,7 @@ def plan(project: Project, countries: list[str] | None = None, markets: list[str
         except ParameterError as e:
             problems += e.problems
             continue
-        for market in cf.market_names():
+        for market in cf.estimated_markets():
             if markets and market not in markets:
                 continue
             template = project.template(market)

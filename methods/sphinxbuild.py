@@ -44,7 +44,27 @@ def build(source, output, config, toc, jobs, fresh, wait_for_go=False) -> int:
             if sys.stdin.readline().strip() != "build":
                 return 0
         app.build(force_all=fresh)
-        return 0 if app.statuscode == 0 else 1
+        if app.statuscode != 0:
+            return 1
+        remove_orphan_pages(output, app.env.found_docs)
+        return 0
+
+
+SPECIAL_PAGES = {"genindex.html", "search.html", "py-modindex.html"}
+ASSET_DIRS = {"_static", "_sources", "_images", "_downloads", "mathjax"}
+
+
+def remove_orphan_pages(output: Path, docnames) -> list[Path]:
+    """Delete the HTML pages whose source is gone (a country removed from parameters/, or the
+    placeholder page once there are countries): an incremental build does not. Returns them."""
+    keep = {f"{d}.html" for d in docnames} | SPECIAL_PAGES
+    gone = []
+    for page in output.rglob("*.html"):
+        rel = page.relative_to(output).as_posix()
+        if rel.split("/", 1)[0] not in ASSET_DIRS and rel not in keep:
+            page.unlink()
+            gone.append(page)
+    return gone
 
 
 def _compile_templates(app) -> None:

@@ -37,10 +37,13 @@ def test_country_drug_chapters_show_computed_iffs(built_book, iso):
 
 
 def test_a_market_without_an_estimate_says_what_data_are_missing_and_who_holds_them(built_book):
-    # Peru declares smuggling of migrants with data gaps only (parameters/PER.yml)
-    text = text_of(page(built_book, "countries/PER/smuggling.html"))
-    assert "No estimate" in text
+    # Peru declares smuggling of migrants with data gaps only (parameters/PER.yml): no chapter is
+    # executed for it; Peru's page lists the missing data and the institutions that hold them
+    text = text_of(page(built_book, "countries/PER/index.html"))
+    assert "Smuggling of migrants: no estimate yet" in text
     assert "Superintendencia Nacional de Migraciones" in text and "Irregular entries and exits" in text
+    assert not (built_book / "_build" / "html" / "countries" / "PER" / "smuggling.html").exists()
+    assert "countries/PER/smuggling" not in (built_book / "book" / "_toc.yml").read_text()
 
 
 def test_every_chapter_is_listed_from_the_parameter_files(built_book):

@@ -40,3 +40,16 @@ def test_data_update_rebuilds_the_pages_that_quote_it(tmp_path):
     assert re.search(r"Leaf: 13,000 × 5 = 65,000 t", exercises)
     assert "13,000" in text(root, "reference/inputs/XRU.html")
     assert untouched.stat().st_mtime_ns == stamp  # a page that quotes nothing from the file is not rewritten
+
+
+def test_pages_whose_source_is_gone_are_removed_after_a_build(tmp_path):
+    from methods.sphinxbuild import remove_orphan_pages
+
+    for rel in ("index.html", "countries/COL/drugs.html", "countries/none.html", "countries/OLD/drugs.html",
+                "search.html", "genindex.html", "_static/page.html", "mathjax/test.html"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("<html></html>")
+    gone = remove_orphan_pages(tmp_path, {"index", "countries/COL/drugs"})
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in gone) == ["countries/OLD/drugs.html", "countries/none.html"]
+    assert (tmp_path / "search.html").exists() and (tmp_path / "_static/page.html").exists()
+    assert (tmp_path / "mathjax/test.html").exists() and (tmp_path / "countries/COL/drugs.html").exists()

@@ -70,3 +70,11 @@ class CountryFile(Strict):
 
     def market_names(self) -> list[str]:
         return [m for m in MARKETS if getattr(self.markets, m) is not None]
+
+    def estimated_markets(self) -> list[str]:
+        """Markets with something to compute; they get a chapter. A market that lists only its data
+        gaps (a smuggling market without corridors) has none: the country's page lists the gaps."""
+        return [m for m in self.market_names() if not (m == "smuggling" and not self.markets.smuggling.corridors)]
+
+    def unestimated_markets(self) -> list[str]:
+        return [m for m in self.market_names() if m not in self.estimated_markets()]
