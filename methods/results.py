@@ -48,24 +48,20 @@ def drug_flow_records(result: DrugResult) -> list[FlowRecord]:
 
 
 def smuggling_flow_records(country: str, result: SmugglingResult) -> list[FlowRecord]:
+    """Fees and smugglers' costs as flows of ``country`` (payments between two non-residents are left out)."""
     out = []
     for cid, c in result.corridors.items():
-        for p in c.payments:
-            direction = flow_direction(country, p.payer, p.payee)
+        entries = [(p, "smuggling_fees", p.place,
+                    f"{c.label}: paid at {p.place} by residents of {p.payer} to smugglers resident in {p.payee}")
+                   for p in c.payments]
+        entries += [(k, "smugglers_costs", k.cost, f"{c.label}: {k.label} (smugglers' cost, paid by smugglers resident "
+                     f"in {k.payer} to residents of {k.payee})") for k in c.costs]
+        for pay, component, route, label in entries:
+            direction = flow_direction(country, pay.payer, pay.payee)
             if direction is None:
                 continue
-            partner = p.payer if direction == "inward" else p.payee if direction == "outward" else country
-            out.append(FlowRecord("smuggling", "", cid, direction, "smuggling_fees", partner, p.place,
-                                  f"{c.label}: paid at {p.place} by residents of {p.payer} to smugglers resident in {p.payee}",
-                                  p.value_usd))
-        for k in c.costs:
-            direction = flow_direction(country, k.payer, k.payee)
-            if direction is None:
-                continue
-            partner = k.payer if direction == "inward" else k.payee if direction == "outward" else country
-            out.append(FlowRecord("smuggling", "", cid, direction, "smugglers_costs", partner, k.cost,
-                                  f"{c.label}: {k.label} (smugglers' cost, paid by smugglers resident in {k.payer} "
-                                  f"to residents of {k.payee})", k.value_usd))
+            partner = pay.payer if direction == "inward" else pay.payee if direction == "outward" else country
+            out.append(FlowRecord("smuggling", "", cid, direction, component, partner, route, label, pay.value_usd))
     return out
 
 
