@@ -51,8 +51,9 @@ def say(msg: str = "") -> None:
     print(msg, flush=True)
 
 
-def copy_project(src: Path, dest: Path, countries: list[str] | None = None) -> Path:
-    shutil.copytree(src, dest, ignore=IGNORE)
+def copy_project(src: Path, dest: Path, countries: list[str] | None = None, ignore=IGNORE) -> Path:
+    """A copy of the repository without generated files; optionally only some parameter files."""
+    shutil.copytree(src, dest, ignore=ignore)
     if countries is not None:
         for f in (dest / "parameters").glob("*.yml"):
             if f.stem not in countries:

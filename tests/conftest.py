@@ -15,13 +15,11 @@ IGNORE = shutil.ignore_patterns(".venv", "_build", ".git", "__pycache__", ".pyte
 
 
 def copy_repo(dest: Path, countries: list[str] | None = None) -> Path:
-    """A copy of the repository without generated files; optionally only some parameter files."""
-    shutil.copytree(REPO, dest, ignore=IGNORE)
-    if countries is not None:
-        for f in (dest / "parameters").glob("*.yml"):
-            if f.stem not in countries:
-                f.unlink()
-    return dest
+    """A copy of the repository without generated files (but with the results pages' sources);
+    optionally only some parameter files."""
+    from methods.bench import copy_project
+
+    return copy_project(REPO, dest, countries, ignore=IGNORE)
 
 
 def run_iff(*args: str, cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
