@@ -2,31 +2,27 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-IGNORE = shutil.ignore_patterns(".venv", "_build", ".git", "__pycache__", ".pytest_cache", ".hypothesis",
-                                "countries", "artefacts", "*.egg-info")
+from methods.build.files import copy_project
+
+REPO = Path(__file__).resolve().parents[1]  # the repository under test: the one place it is defined
 
 
 def copy_repo(dest: Path, countries: list[str] | None = None) -> Path:
-    """A copy of the repository without generated files (but with the results pages' sources);
-    optionally only some parameter files."""
-    from methods.bench import copy_project
-
-    return copy_project(REPO, dest, countries, ignore=IGNORE)
+    """A copy of the repository without generated files; optionally only some parameter files."""
+    return copy_project(REPO, dest, countries)
 
 
 def run_iff(*args: str, cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
     """Run the `iff` command as a user would, capturing its output."""
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     env.pop("IFF_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "methods.cli", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "methods.build.cli", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=env)
 
 

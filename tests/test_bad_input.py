@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, copy_repo, run_iff
-from methods.errors import ParameterError
-from methods.loading import bib_keys, load_country
+from methods.model.errors import ParameterError
+from methods.model.params import bib_keys, load_country
 
 BIB = bib_keys(REPO / "book" / "references.bib")
 GOOD = (REPO / "parameters" / "XRU.yml").read_text()

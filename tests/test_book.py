@@ -88,7 +88,8 @@ def test_reference_of_inputs_counts_match_the_chapters(built_book):
     """The overview's count of inputs per country equals the rows of that country's page."""
     overview = page(built_book, "reference/inputs.html")
     for iso in ("COL", "XRU"):
-        row = re.search(rf'inputs/{iso}\.html"><span class="doc">.*?</tr>', overview, flags=re.S).group(0)
+        table = overview[overview.index("<tbody>"):]
+        row = re.search(rf'inputs/{iso}\.html">.*?</tr>', table, flags=re.S).group(0)
         count = int(re.findall(r"<td[^>]*>\s*(?:<p>)?(\d+)(?:</p>)?\s*</td>", row)[0])
         rows = page(built_book, f"reference/inputs/{iso}.html").count("<tr class=\"row-") - \
             page(built_book, f"reference/inputs/{iso}.html").count("<thead>")
@@ -145,18 +146,18 @@ def exported(built_book, tmp_path_factory):
 
 def test_export_has_every_real_country_and_the_required_columns(exported):
     csv = exported["csv"]
-    for col in ("country", "ref_area", "year", "market", "product", "flow", "value_usd", "low_usd", "high_usd",
+    for col in ("country", "ref_area", "year", "market", "product", "direction", "value_usd", "low_usd", "high_usd",
                 "unit", "sources"):
         assert col in csv.columns
     assert set(csv["country"]) == {"COL", "ECU", "MEX", "PER"}
     assert set(csv["ref_area"]) == {170, 218, 484, 604}
-    keys = ["country", "year", "market", "product", "flow", "scenario"]
+    keys = ["country", "year", "market", "product", "direction", "scenario"]
     assert not csv.duplicated(keys).any()  # one row per country x year x market x product x flow x scenario
 
 
 def test_export_totals_equal_inward_plus_outward(exported):
     csv = exported["csv"]
-    wide = csv.pivot_table(index=["country", "year", "market", "product", "scenario"], columns="flow", values="value_usd")
+    wide = csv.pivot_table(index=["country", "year", "market", "product", "scenario"], columns="direction", values="value_usd")
     assert ((wide["inward"] + wide["outward"] - wide["total"]).abs() < 1e-3).all()
 
 
@@ -180,7 +181,7 @@ def test_export_equals_the_chapters(built_book, exported, iso):
     g = glued(built_book, f"countries/{iso}/drugs.ipynb")
     for flow in ("inward", "outward", "total"):
         row = csv[(csv.country == iso) & (csv.year == 2019) & (csv.market == "drugs") & (csv["product"] == "all")
-                  & (csv.flow == flow) & (csv.scenario == "central")]
+                  & (csv.direction == flow) & (csv.scenario == "central")]
         assert len(row) == 1
         assert row["value_usd"].iloc[0] / 1e6 == pytest.approx(float(g[f"{flow}_2019"]), rel=1e-9)
 
@@ -190,12 +191,12 @@ def test_results_chapter_and_downloads(built_book, exported):
     assert "Results by country" in text
     csv = exported["csv"]
     row = csv[(csv.country == "COL") & (csv.year == 2019) & (csv.market == "drugs") & (csv["product"] == "all")
-              & (csv.flow == "total") & (csv.scenario == "central")].iloc[0]
+              & (csv.direction == "total") & (csv.scenario == "central")].iloc[0]
     shown = f"{row.value_usd / 1e6:,.1f} ({row.low_usd / 1e6:,.1f}–{row.high_usd / 1e6:,.1f})"
     assert shown in text  # the results table shows the exported numbers
     assert "Colombia" in text and "percentage of GDP" in text
     # by product: Mexico's heroin, with its interval, as exported
-    row = csv[(csv.country == "MEX") & (csv.year == 2019) & (csv["product"] == "heroin") & (csv.flow == "inward")
+    row = csv[(csv.country == "MEX") & (csv.year == 2019) & (csv["product"] == "heroin") & (csv.direction == "inward")
               & (csv.scenario == "central")].iloc[0]
     by_product = text.split("By product", 1)[1]
     heroin_row = by_product.split("heroin inward", 1)[1].split("heroin total", 1)[0]
@@ -210,9 +211,9 @@ def test_results_chapter_and_downloads(built_book, exported):
 def test_mirror_pairs_are_found_for_flows_modelled_on_both_sides(built_book):
     import pandas as pd
 
-    from methods.export import load_flows
-    from methods.project import Project
-    from methods.synthesis import mirror_pairs
+    from methods.build.export import load_flows
+    from methods.build.project import Project
+    from methods.model.network import mirror_pairs
 
     flows = load_flows(Project(built_book))
     pairs = mirror_pairs(flows, set(flows["country"]))

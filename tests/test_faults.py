@@ -38,7 +38,7 @@ def project(tmp_path):
 
 def test_one_country_crashing_does_not_stop_the_others(project):
     # the smuggling template fails for one country only
-    template = project / "methods" / "templates" / "smuggling.md"
+    template = project / "methods" / "model" / "templates" / "smuggling.md"
     good = template.read_text()
     template.write_text(good.replace("## Journeys and fees\n", "## Journeys and fees\n\n```{code-cell} python\n"
                                      "if cf.country == 'XRV':\n    raise ValueError('XRV is broken')\n```\n", 1))
@@ -60,7 +60,7 @@ def test_one_country_crashing_does_not_stop_the_others(project):
 def test_interrupted_run_leaves_whole_chapters_and_the_next_run_recovers(project, sig):
     assert run_iff("run", "--draws", "200", "--country", "XRU", cwd=project).returncode == 0
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    proc = subprocess.Popen([sys.executable, "-m", "methods.cli", "run", "--force", "--draws", "3000"], cwd=project,
+    proc = subprocess.Popen([sys.executable, "-m", "methods.build.cli", "run", "--force", "--draws", "3000"], cwd=project,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
     deadline = time.time() + 60
     staged = False

@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from methods import accounting, smuggling
-from methods.drugs import balance, demand, prices, supply, valuation
+from conftest import REPO
+from methods.model import accounting, smuggling
+from methods.model.drugs import balance, demand, prices, supply, valuation
 
 
 # ----- supply ----------------------------------------------------------------------------------
@@ -188,7 +189,7 @@ def test_each_formula_in_the_methodology_chapter_is_the_docstring_of_the_functio
     import re
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[1] / "book" / "methodology" / f"{chapter}.md").read_text()
+    text = (REPO / "book" / "methodology" / f"{chapter}.md").read_text()
     named = set(re.findall(r"`(\w+)`", text))
     body = _normalised_tex(text)
     checked, missing = 0, []
@@ -205,7 +206,7 @@ def test_each_formula_in_the_methodology_chapter_is_the_docstring_of_the_functio
 
 
 def test_the_chapters_compare_total_iffs_with_gdp():
-    from methods.report import gdp_share_sentence
+    from methods.model.chapter.tables import gdp_share_sentence
 
     # US$ 5.27 billion against a GDP of US$ 323 billion: 100 x 5.27 / 323 = 1.63%
     assert "**1.63% of Colombia's GDP** in 2019" in gdp_share_sentence("Colombia", 2019, 5.27e9, 323e9)

@@ -43,7 +43,7 @@ def test_data_update_rebuilds_the_pages_that_quote_it(tmp_path):
 
 
 def test_pages_whose_source_is_gone_are_removed_after_a_build(tmp_path):
-    from methods.sphinxbuild import remove_orphan_pages
+    from methods.build.sphinxbuild import remove_orphan_pages
 
     for rel in ("index.html", "countries/COL/drugs.html", "countries/none.html", "countries/OLD/drugs.html",
                 "search.html", "genindex.html", "_static/page.html", "mathjax/test.html"):

@@ -72,7 +72,7 @@ def test_invalid_file_is_reported_and_chapters_are_untouched(project):
 
 
 def test_failing_notebook_keeps_last_good_chapter(project):
-    template = project / "methods" / "templates" / "drugs.md"
+    template = project / "methods" / "model" / "templates" / "drugs.md"
     good = template.read_text()
     before = outputs(project)
     try:
@@ -125,8 +125,8 @@ def test_a_kernel_that_fails_to_start_is_started_again(project, monkeypatch):
     answers: nothing was executed, so the runner starts it again (and says so in the log)."""
     import papermill
 
-    from methods.project import Project
-    from methods.runner import execute_job, kernel_failed_to_start, plan
+    from methods.build.project import Project
+    from methods.build.runner import execute_job, kernel_failed_to_start, plan
 
     real = papermill.execute_notebook
     calls = []
@@ -138,7 +138,7 @@ def test_a_kernel_that_fails_to_start_is_started_again(project, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(papermill, "execute_notebook", flaky)
-    jobs, _ = plan(Project(project), ["XRV"], ["smuggling"], 300, 1)
+    jobs = plan(Project(project), ["XRV"], ["smuggling"], 300, 1).jobs
     result = execute_job(jobs[0])
     assert result.ok, result.error
     assert len(calls) == 2
@@ -146,3 +146,62 @@ def test_a_kernel_that_fails_to_start_is_started_again(project, monkeypatch):
     # a failure inside a cell is not retried
     assert not kernel_failed_to_start(RuntimeError("boom in the template"))
     assert kernel_failed_to_start(RuntimeError("Kernel didn't respond in 60 seconds"))
+
+
+def _touch(path: Path) -> str:
+    """Append a comment to a module (a change that alters its fingerprint); return the old text."""
+    old = path.read_text()
+    path.write_text(old + "\n# edited by a test\n")
+    return old
+
+
+def test_editing_the_build_layer_reexecutes_no_chapter(project):
+    """The pages that put countries side by side, the export and the runner belong to the build layer,
+    which no chapter imports: editing them changes nothing a chapter computes."""
+    assert run_iff("run", *DRAWS, cwd=project).returncode == 0  # everything up to date first
+    for module in ("methods/build/regional.py", "methods/build/export.py", "methods/model/network.py"):
+        path = project / module
+        old = _touch(path)
+        try:
+            result = run_iff("run", *DRAWS, cwd=project)
+            assert result.returncode == 0, result.stderr
+            assert "All 4 notebooks are up to date; nothing to execute." in result.stderr, (module, result.stderr)
+        finally:
+            path.write_text(old)
+
+
+def test_editing_a_model_module_reexecutes_the_chapters_that_import_it(project):
+    path = project / "methods" / "model" / "smuggling.py"  # imported by both templates, through the results
+    assert run_iff("run", *DRAWS, cwd=project).returncode == 0  # everything up to date first
+    old = _touch(path)
+    try:
+        result = run_iff("run", *DRAWS, cwd=project)
+        assert result.returncode == 0, result.stderr
+        assert "Executing 4 notebooks" in result.stderr
+    finally:
+        path.write_text(old)
+    assert "Executing 4 notebooks" in run_iff("run", *DRAWS, cwd=project).stderr  # and back again
+
+
+def test_no_chapter_imports_the_build_layer(project):
+    from methods.build.project import Project
+    from methods.build.runner import chapter_code
+
+    p = Project(project)
+    for market in ("drugs", "smuggling"):
+        files = chapter_code(p, p.template(market))
+        rel = {f.relative_to(project).as_posix() for f in files}
+        assert "methods/model/results.py" in rel and "methods/model/params/loading.py" in rel
+        assert not any(r.startswith("methods/build/") for r in rel), rel
+        assert "methods/model/network.py" not in rel  # the regional network is not a chapter's
+    # a template that reached into the build layer would be refused at planning
+    template = project / "methods" / "model" / "templates" / "smuggling.md"
+    good = template.read_text()
+    try:
+        template.write_text(good.replace("import numpy as np\n", "import numpy as np\nfrom methods.build import export\n", 1))
+        result = run_iff("run", *DRAWS, cwd=project)
+        assert result.returncode == 1
+        assert "imports methods.build" in result.stderr and "outside the model layer" in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        template.write_text(good)

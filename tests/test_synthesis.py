@@ -2,11 +2,12 @@
 import pandas as pd
 import pytest
 
-from methods.synthesis import mirror_pairs, results_table, sdmx_csv_table
+from methods.build.export import results_table, sdmx_csv_table
+from methods.model.network import mirror_pairs
 
 
 def flows(rows):
-    cols = ["country", "partner", "market", "product", "flow", "year", "value_usd", "quantity"]
+    cols = ["country", "partner", "market", "product", "direction", "year", "value_usd", "quantity"]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -43,7 +44,7 @@ def test_quantity_gap_is_named():
 
 def test_sdmx_layout():
     summary = pd.DataFrame([dict(country="COL", ref_area=170, year=2019, market="drugs", drug="cocaine",
-                                 product="all", flow="total", scenario="central", value_usd=10.0, low_usd=8.0,
+                                 product="all", direction="total", scenario="central", value_usd=10.0, low_usd=8.0,
                                  median_usd=10.5, high_usd=13.0, unit="USD", sources="a;b")])
     sdmx = sdmx_csv_table(results_table(summary)).iloc[0]
     assert sdmx.REF_AREA == "170" and sdmx.TIME_PERIOD == 2019 and sdmx.ACTIVITY == "DRUG_TRAFFICKING"

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import yaml
 
-from methods.loading import load_country
-from methods.results import evaluate_market, totals
-from methods.uncertainty import (
+from methods.model.params import load_country
+from methods.model.results import evaluate_market, market_totals, totals
+from methods.model.uncertainty import (
     Prepared,
     deterministic_range,
     draw_from_u,
@@ -22,7 +22,7 @@ from methods.uncertainty import (
     truncated_normal_from_u,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO
 BASE = yaml.safe_load((REPO / "parameters" / "XRU.yml").read_text())
 DRUGS, SMUGGLING = ("markets", "drugs"), ("markets", "smuggling")
 
@@ -35,9 +35,7 @@ def prepared_from(data, tmp_path) -> Prepared:
 
 
 def evaluator(cf, market):
-    def evaluate(v):
-        return totals(evaluate_market(cf, market, v, detail=False)[1], len(cf.years))
-    return evaluate
+    return lambda v: market_totals(cf, market, v)
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +104,8 @@ def test_monte_carlo_mean_of_a_linear_model_matches_the_analytic_mean(tmp_path):
     ev = evaluator(prepared.cf, "smuggling")
     draws = monte_carlo(prepared, ev, n=20_000, seed=11, prefix=SMUGGLING)[("all", "inward")][:, 0]
     # inward = fees(fee) x 0.6 + the other corridor's 1.68 million: linear, so E[inward] = inward(E[fee])
-    at = lambda fee: ev(prepared.central.replace({id(prepared.cf.markets.smuggling.corridors[  # noqa: E731
-        "syldavians_through_ruritania"].fee): np.full(2, fee)}))[("all", "inward")][0]
+    fee_path = ("markets", "smuggling", "corridors", "syldavians_through_ruritania", "fee")
+    at = lambda fee: ev(prepared.central.replace({fee_path: np.full(2, fee)}))[("all", "inward")][0]  # noqa: E731
     analytic = at((4000 + 5000 + 7000) / 3)
     sd = (at(7000) - at(4000)) / 3000 * np.sqrt((4000**2 + 5000**2 + 7000**2 - 4000 * 5000 - 4000 * 7000 - 5000 * 7000) / 18)
     assert abs(draws.mean() - analytic) < 4 * sd / np.sqrt(len(draws))
@@ -172,7 +170,7 @@ def test_central_at_the_low_end_of_skewed_ranges_lies_below_the_interval_and_the
     product = np.prod([triangular_from_u(rng.random(20_000), 1.0, 1.0, 3.0) for _ in range(3)], axis=0)
     assert np.percentile(product, 5) > 1.0
 
-    from methods.report import central_vs_interval
+    from methods.model.chapter.tables import central_vs_interval
 
     text = central_vs_interval([2015, 2016, 2017], [1e6, 5e6, 9e6], [2e6, 4e6, 3e6], [3e6, 6e6, 8e6])
     assert "In 2015 the central estimate lies below its 90% Monte Carlo interval (2015: 1.0 million against 2.0–3.0 million)" in text

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from conftest import REPO, run_iff
-from methods.errors import ParameterError
-from methods.loading import bib_keys, load_country
+from methods.model.errors import ParameterError
+from methods.model.params import bib_keys, load_country
 
 BIB = bib_keys(REPO / "book" / "references.bib")
 BASE = yaml.safe_load((REPO / "parameters" / "XRU.yml").read_text())

@@ -1,7 +1,7 @@
 """Small Sphinx adjustments for the handbook.
 
 * Pages that paste numbers glued in another page are re-read with it (see :func:`_glue_dependents`).
-* Pages are read in parallel (see :func:`_declare_parallel_safe`), citations are resolved
+* Pages are read in parallel (see :func:`declare_parallel_safe`), citations are resolved
   without repeated plugin lookups (see :func:`_cache_pybtex_plugins`), and an incremental build
   reuses the formatted bibliography when nothing it depends on changed
   (see :func:`_cache_bibtex_formatting`).
@@ -45,7 +45,7 @@ def _drop_thebe_config(app, doctree, docname):
             node.parent.remove(node)
 
 
-def _declare_parallel_safe(app, config):
+def declare_parallel_safe(app, config):
     """Two extensions that jupyter-book loads do not say whether they are safe for parallel reading,
     which makes Sphinx read pages one at a time: sphinx-multitoc-numbering only renumbers the table of
     contents after all pages are read, in the main process; sphinx-jupyterbook-latex only acts in
@@ -58,7 +58,11 @@ def _declare_parallel_safe(app, config):
 
 def _cache_pybtex_plugins():
     """pybtex looks its plugins up in the installed packages' entry points on every citation, which
-    takes about 20 ms each; the answer cannot change during a build."""
+    takes about 20 ms each; the answer cannot change during a build.
+
+    This wraps a private function of pybtex (``pybtex.plugin._load_entry_point``): pybtex offers no
+    public way to cache its plugin look-ups. The patch is written for the pinned pybtex 0.26.1;
+    ``tests/test_pins.py`` fails when the pin or the function's signature changes."""
     import functools
 
     import pybtex.plugin
@@ -105,7 +109,11 @@ def _cache_bibtex_formatting():
     incremental one where nothing cited changed (about a second for this handbook). The formatted
     entries are kept in Sphinx's environment, keyed by everything that determines them: the
     contents of the bibliography files, the directive's options and the citations of every page.
-    A full build starts from a fresh environment, so it formats everything anew."""
+    A full build starts from a fresh environment, so it formats everything anew.
+
+    sphinxcontrib-bibtex has no hook for caching formatted entries, so this replaces a method of its
+    domain class. The patch is written for the pinned sphinxcontrib-bibtex 2.7.0;
+    ``tests/test_pins.py`` fails when the pin or the method's signature changes."""
     import ast
     import hashlib
     from pathlib import Path
@@ -139,5 +147,5 @@ def setup(app):
     app.connect("env-get-outdated", _glue_dependents)
     app.connect("html-page-context", _clean_scripts, priority=900)
     app.connect("doctree-resolved", _drop_thebe_config, priority=900)  # after sphinx-thebe's handler
-    app.connect("config-inited", _declare_parallel_safe)
+    app.connect("config-inited", declare_parallel_safe)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

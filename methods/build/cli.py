@@ -1,0 +1,251 @@
+"""The ``iff`` command.
+
+    iff validate [FILE ...]        check parameter files (default: all)
+    iff run [options]              execute the country chapters that are out of date
+    iff build [options]            iff run, then a strict build of the handbook
+    iff export --format F --output PATH
+    iff new-country ISO3 --name NAME [--markets drugs,smuggling]
+    iff schema [--output PATH]     write the JSON schema of parameter files
+    iff bench                      measure build times and Monte Carlo speed
+
+Problems are reported one per line (file, field, what is wrong), without Python tracebacks;
+the exit status is non-zero when anything failed. Set IFF_DEBUG=1 to see tracebacks.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ..model.errors import IffError, ParameterError, Problem
+from ..model.params import MARKETS
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _countries(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    out = []
+    for v in values:
+        out += [c.strip() for c in v.split(",") if c.strip()]
+    return out
+
+
+def _markets(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    out = []
+    for v in values:
+        for m in v.split(","):
+            m = m.strip()
+            if m not in MARKETS:
+                raise IffError(f"--market {m!r}: the markets are {', '.join(MARKETS)}")
+            out.append(m)
+    return out
+
+
+def cmd_validate(args) -> int:
+    from .project import Project
+
+    project = Project.find()
+    bib = project.bib_keys()
+    if args.files:
+        paths = [Path(f) for f in args.files]
+    else:
+        paths = project.parameter_files()
+        if not paths:
+            _err(f"no parameter files in {project.rel(project.parameters_dir)}/")
+            return 1
+    n_bad = 0
+    n_missing = 0
+    for path in paths:
+        try:
+            if not path.is_file():
+                raise ParameterError([Problem(str(path), "", "no such file")])
+            cf = project.load(path, bib)
+        except ParameterError as e:
+            n_bad += 1
+            for p in e.problems:
+                print(p)
+                n_missing += "still marked MISSING" in p.message
+            continue
+        print(f"{project.rel(path)}: ok ({cf.name}; {', '.join(cf.market_names())}; {cf.first_year}-{cf.last_year})")
+    if n_bad:
+        missing = f" ({n_missing} value(s) still marked MISSING)" if n_missing else ""
+        _err(f"{n_bad} of {len(paths)} file(s) have problems{missing}.")
+        return 1
+    return 0
+
+
+def _plan(args, project):
+    from .runner import plan
+
+    return plan(project, _countries(args.country), _markets(args.market), args.draws, args.seed)
+
+
+def cmd_run(args) -> int:
+    from .project import Project
+    from .runner import failure_summary, run
+
+    project = Project.find()
+    report = run(project, _plan(args, project), jobs=args.jobs, force=args.force, scheduler=args.scheduler)
+    if not report.ok:
+        _err(failure_summary(report, project))
+        return 1
+    return 0
+
+
+def cmd_build(args) -> int:
+    from .project import Project
+    from .runner import failure_summary, is_up_to_date, run, warm_pool
+
+    project = Project.find()
+    jobs = args.jobs or os.cpu_count() or 1
+    planned = _plan(args, project)
+    todo = [j for j in planned.jobs if args.force or not is_up_to_date(j)]
+    # when chapters must run, the first worker starts importing papermill now, while this process
+    # loads the book builder and starts the book's Sphinx process, which loads its extensions and
+    # the previous build while the chapters run
+    pool = warm_pool(min(jobs, len(todo))) if todo and not args.scheduler else None
+    from .pages import PreparedBook, build_html, prepare_sources
+
+    prepared = PreparedBook.start(project, jobs) if todo and not (args.full or args.force) else None
+    try:
+        report = run(project, planned, jobs=args.jobs, force=args.force, scheduler=args.scheduler, pool=pool)
+        prepare_sources(project)
+        built, seconds = build_html(project, jobs=jobs, force=args.force, full=args.full, say=_err, prepared=prepared)
+    except BaseException:
+        if prepared is not None:
+            prepared.cancel()
+        raise
+    if built:
+        _err(f"Book built in {seconds:.1f} s.")
+    landing = project.build_dir / "html" / "index.html"
+    problems = failure_summary(report, project)
+    if problems:
+        _err(problems)
+        _err(f"The book was built with the last good chapters: {landing}")
+        return 1
+    print(f"Open the handbook: {landing}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .export import export
+    from .project import Project
+
+    project = Project.find()
+    path = export(project, args.format, Path(args.output), include_fictional=args.include_fictional)
+    print(f"Wrote {path}")
+    return 0
+
+
+def cmd_new_country(args) -> int:
+    from .newcountry import new_country
+    from .project import Project
+
+    project = Project.find()
+    path = new_country(project, args.iso3, args.name, _markets([args.markets]) if args.markets else list(MARKETS))
+    print(f"Wrote {project.rel(path)}. Fill in every MISSING value, then run: iff validate {project.rel(path)}")
+    return 0
+
+
+def cmd_schema(args) -> int:
+    import json
+
+    from ..model.params import CountryFile
+
+    text = json.dumps(CountryFile.model_json_schema(), indent=1, ensure_ascii=False)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        print(f"Wrote {args.output}")
+    else:
+        print(text)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import main as bench_main
+
+    return bench_main(args)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="iff", description="Executable handbook for measuring illicit financial flows (SDG 16.4.1).")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("validate", help="check parameter files (default: all of parameters/)")
+    v.add_argument("files", nargs="*", help="parameter files to check")
+    v.set_defaults(func=cmd_validate)
+
+    def run_options(sp):
+        sp.add_argument("--country", action="append", metavar="ISO3", help="only these countries (repeat or comma-separate)")
+        sp.add_argument("--market", action="append", metavar="MARKET", help="only these markets: drugs, smuggling")
+        sp.add_argument("--jobs", type=int, default=None, help="parallel processes (default: number of cores)")
+        sp.add_argument("--force", action="store_true", help="re-execute even what is up to date")
+        sp.add_argument("--scheduler", metavar="ADDRESS", help="submit notebooks to this Dask scheduler (e.g. tcp://host:8786)")
+        sp.add_argument("--draws", type=int, default=10_000, help="Monte Carlo draws per scenario (default 10000)")
+        sp.add_argument("--seed", type=int, default=20201015, help="Monte Carlo seed (default 20201015)")
+
+    r = sub.add_parser("run", help="execute the country chapters that are out of date")
+    run_options(r)
+    r.set_defaults(func=cmd_run)
+
+    b = sub.add_parser("build", help="iff run, then build the handbook in _build/html")
+    run_options(b)
+    b.add_argument("--full", action="store_true",
+                   help="re-read every page of the book even if its structure is unchanged (a changed structure always does)")
+    b.set_defaults(func=cmd_build)
+
+    e = sub.add_parser("export", help="write the results as one tidy table")
+    e.add_argument("--format", choices=["csv", "xlsx", "sdmx-csv"], required=True)
+    e.add_argument("--output", required=True, metavar="PATH")
+    e.add_argument("--include-fictional", action="store_true", help="also export fictional training countries")
+    e.set_defaults(func=cmd_export)
+
+    n = sub.add_parser("new-country", help="write a parameter file to fill in for a new country")
+    n.add_argument("iso3", help="ISO 3166-1 alpha-3 code (XAA-XZZ for a fictional country)")
+    n.add_argument("--name", required=True, help="the country's name")
+    n.add_argument("--markets", default=None, help="comma-separated: drugs,smuggling (default: both)")
+    n.set_defaults(func=cmd_new_country)
+
+    s = sub.add_parser("schema", help="print or write the JSON schema of parameter files")
+    s.add_argument("--output", metavar="PATH")
+    s.set_defaults(func=cmd_schema)
+
+    be = sub.add_parser("bench", help="measure build times, rebuild times and Monte Carlo speed")
+    be.add_argument("--quick", action="store_true", help="skip the naive baseline and the scaling runs")
+    be.add_argument("--scaling", default="25,50,100,200", help="numbers of synthetic countries for the scaling runs")
+    be.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ParameterError as e:
+        _err(str(e))
+        return 1
+    except IffError as e:
+        _err(f"iff {args.command}: {e}")
+        return 1
+    except BrokenPipeError:  # output piped into e.g. `head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        _err("interrupted; chapters already written are complete, the rest keep their last good version")
+        return 130
+    except Exception as e:  # noqa: BLE001
+        if os.environ.get("IFF_DEBUG"):
+            raise
+        _err(f"iff {args.command}: unexpected error: {type(e).__name__}: {e} (set IFF_DEBUG=1 for the traceback)")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

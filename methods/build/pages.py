@@ -1,0 +1,408 @@
+"""Assemble and build the handbook.
+
+Before each build the pages that depend on the parameter files are generated from the templates in
+``methods/build/templates/``: the table of contents (the country chapters come from the chapters
+that exist for parameter files that exist, never from a hand-edited list), each country's landing
+page, the reference page of every input and the page documenting the parameter-file schema. Text
+from a parameter file is escaped (:mod:`.render`): it reaches the page as the characters typed. The
+book is then built strictly (warnings are errors). A build is skipped when none of its sources
+changed since the last successful one.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from ..model.chapter.tables import input_label, provenance_text, value_text
+from ..model.errors import IffError, ParameterError
+from ..model.inputs import input_infos
+from ..model.params import MARKET_LABELS, MARKETS, CountryFile
+from .files import hash_files, write_if_changed
+from .project import Project
+from .render import Md, md_text, render
+
+GENERATED_PART = "GENERATED: country chapters"
+GENERATED_TRAINING = "GENERATED: training country chapters"
+GENERATED_RESULTS = "GENERATED: results"
+GENERATED_INPUTS = "GENERATED: inputs by country"
+
+
+@dataclass
+class Chapter:
+    country: str
+    name: str
+    fictional: bool
+    markets: list[str]
+
+
+def available_chapters(project: Project) -> list[Chapter]:
+    """Countries that have a parameter file and at least one executed chapter.
+
+    Chapters of countries whose parameter file was removed are stale and are deleted here.
+    """
+    base = project.book_dir / "countries"
+    if not base.is_dir():
+        return []
+    out = []
+    for folder in sorted(p for p in base.iterdir() if p.is_dir()):
+        if not (project.parameters_dir / f"{folder.name}.yml").is_file():
+            shutil.rmtree(folder)
+            continue
+        # a chapter counts once its manifest is written (the runner writes it last)
+        markets = [m for m in MARKETS if project.chapter(folder.name, m).notebook.is_file()
+                   and project.chapter(folder.name, m).manifest.is_file()]
+        if not markets:
+            continue
+        notebook = project.chapter(folder.name, markets[0]).notebook
+        meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata", {}).get("iff", {})
+        out.append(Chapter(folder.name, meta.get("name", folder.name), bool(meta.get("fictional", folder.name.startswith("X"))), markets))
+    return out
+
+
+def prune_markets(project: Project, cfs: dict[str, CountryFile]) -> None:
+    """Remove chapters of markets that a valid parameter file no longer declares or estimates."""
+    for iso, cf in cfs.items():
+        for m in MARKETS:
+            if m not in cf.estimated_markets():
+                for f in project.chapter(iso, m).all():
+                    f.unlink(missing_ok=True)
+
+
+def write_toc(project: Project, chapters: list[Chapter], inputs_pages: list[str] | None = None) -> Path:
+    """``inputs_pages``: the countries (ISO3, in order) that have a page in the reference of inputs."""
+    base = yaml.safe_load((project.book_dir / "_toc.base.yml").read_text(encoding="utf-8"))
+
+    def entries(fictional: bool) -> list[dict]:
+        out = []
+        for ch in chapters:
+            if ch.fictional != fictional:
+                continue
+            out.append({"file": f"countries/{ch.country}/index",
+                        "sections": [{"file": f"countries/{ch.country}/{m}"} for m in ch.markets]})
+        return out
+
+    parts = []
+    for part in base["parts"]:
+        chapters_ = part.get("chapters")
+        if chapters_ == GENERATED_PART:
+            part = dict(part, chapters=entries(False) or [{"file": "countries/none"}])
+        elif chapters_ == GENERATED_RESULTS:
+            pages = [{"file": f"results/{stem}"} for stem in ("summary", "mirror")
+                     if (project.book_dir / "results" / f"{stem}.md").is_file()]
+            if not pages:
+                continue
+            part = dict(part, chapters=pages)
+        elif isinstance(chapters_, list):
+            new = []
+            for c in chapters_:
+                if c == GENERATED_TRAINING:
+                    new += entries(True)
+                elif isinstance(c, dict) and c.get("sections") == GENERATED_INPUTS:
+                    pages = [{"file": f"reference/inputs/{iso}"} for iso in (inputs_pages or [])]
+                    new.append(dict(c, sections=pages) if pages else {k: v for k, v in c.items() if k != "sections"})
+                else:
+                    new.append(c)
+            part = dict(part, chapters=new)
+        parts.append(part)
+    toc = dict(base, parts=parts)
+    path = project.book_dir / "_toc.yml"
+    header = "# GENERATED by `iff build` from _toc.base.yml and the parameter files. Do not edit.\n"
+    write_if_changed(path, header + yaml.safe_dump(toc, sort_keys=False, allow_unicode=True))
+    return path
+
+
+def _download(label: str, target: str) -> Md:
+    """A download link whose label is literal text and whose target the program chose."""
+    return Md(f"{{download}}`{md_text(label)} <{target}>`")
+
+
+def write_country_pages(project: Project, chapters: list[Chapter], inputs_pages: set[str] = frozenset(),
+                        cfs: dict[str, CountryFile] | None = None) -> None:
+    none_page = project.book_dir / "countries" / "none.md"
+    if not any(not c.fictional for c in chapters):
+        write_if_changed(none_page, render("none.md.j2"))
+    else:
+        none_page.unlink(missing_ok=True)
+    for ch in chapters:
+        markets = []
+        for m in ch.markets:
+            files = project.chapter(ch.country, m)
+            downloads = [_download(f"Executed notebook: {MARKET_LABELS[m]} ({m}.ipynb)", files.notebook.name)]
+            if files.summary.exists():
+                downloads.append(_download(f"Results: {MARKET_LABELS[m]} ({files.summary.name})", files.summary.name))
+            markets.append({"link": Md(f"{{doc}}`{m}`"), "label": MARKET_LABELS[m], "downloads": downloads})
+        cf = (cfs or {}).get(ch.country)
+        unestimated = []
+        for m in (cf.unestimated_markets() if cf is not None else []):
+            market = getattr(cf.markets, m)
+            unestimated.append({"title": f"{MARKET_LABELS[m].capitalize()}: no estimate yet", "note": market.note,
+                                "gaps": market.data_gaps})
+        page = render(
+            "country.md.j2", name=ch.name, fictional=ch.fictional, file=f"`parameters/{ch.country}.yml`",
+            inputs_page=(Md(f"{{ref}}`the reference of inputs <inputs-{ch.country.lower()}>`")
+                         if ch.country in inputs_pages else None),
+            markets=markets, unestimated=unestimated,
+            parameter_download=_download(f"Parameter file ({ch.country}.yml)", f"../../../parameters/{ch.country}.yml"))
+        write_if_changed(project.country_dir(ch.country) / "index.md", page)
+
+
+def _reference_order(items):
+    """Real countries first, then the fictional training countries, each by name."""
+    return sorted(items, key=lambda c: (c.fictional, c.name))
+
+
+def _has_assumption(q) -> bool:
+    """True when the value, or the value of any year of a series, rests on an assumption."""
+    return q.assumption is not None or any(getattr(v, "assumption", None) is not None for v in (q.values or {}).values())
+
+
+def write_inputs_reference(project: Project, cfs: list[CountryFile]) -> list[str]:
+    """The reference of inputs: an overview page, and one page per country listing every input
+    with its value, unit, year and provenance. One page per country, so that updating one
+    country's file re-reads only that country's page when the book is rebuilt."""
+    folder = project.book_dir / "reference" / "inputs"
+    cfs = _reference_order(cfs)
+    countries = []
+    for cf in cfs:
+        infos = input_infos(cf)
+        countries.append({"link": Md(f"[{md_text(cf.name)} ({cf.country})](inputs/{cf.country}.md)"),
+                          "n_inputs": len(infos), "n_assumed": sum(_has_assumption(i.quantity) for i in infos)})
+    write_if_changed(project.book_dir / "reference" / "inputs.md", render("inputs-overview.md.j2", countries=countries))
+    keep = {f"{cf.country}.md" for cf in cfs}
+    if folder.is_dir():
+        for stale in folder.glob("*.md"):
+            if stale.name not in keep:
+                stale.unlink()
+    for cf in cfs:
+        write_if_changed(folder / f"{cf.country}.md", _inputs_page(cf))
+    return [cf.country for cf in cfs]
+
+
+def _cite(key: str, at: str, kind: str) -> Md:
+    """A citation (the key is validated: letters, digits, ``_:-``) followed by literal text."""
+    return Md(f"{{cite:p}}`{key}`, {md_text(at)} ({md_text(kind)})")
+
+
+def _provenance_cell(q) -> Md:
+    kind, _ = provenance_text(q)
+    parts: list[str] = []
+    if q.source is not None:
+        parts.append(_cite(q.source.key, q.source.at, kind))
+    if q.assumption is not None:
+        parts.append(md_text(f"⚠ assumption: {q.assumption}"))
+    for y, val in sorted((q.values or {}).items()):
+        src, ass = getattr(val, "source", None), getattr(val, "assumption", None)
+        if src is not None:
+            parts.append(f"{y}: " + _cite(src.key, src.at, src.evidence))
+        if ass is not None:
+            parts.append(md_text(f"{y}: ⚠ assumption: {ass}"))
+    if q.range_note:
+        parts.append(md_text(f"range: {q.range_note}"))
+    return Md("; ".join(parts))
+
+
+def _inputs_page(cf: CountryFile) -> str:
+    infos = input_infos(cf)
+    groups = []
+    for title, prefix in [("Exchange rate and GDP", ("macro",))] + [
+            (MARKET_LABELS[m].capitalize(), ("markets", m)) for m in cf.market_names()]:
+        rows = []
+        for info in infos:
+            if info.path[: len(prefix)] != prefix:
+                continue
+            q = info.quantity
+            year = ", ".join(map(str, q.reference_years())) if q.value is not None else ""
+            rows.append({"input": input_label(info.path, len(prefix)),
+                         "value": value_text(q, cf.years) + (f" ({year})" if year else ""),
+                         "unit": q.unit, "provenance": _provenance_cell(q)})
+        if rows:
+            groups.append({"title": title, "rows": rows})
+    return render("inputs-country.md.j2", label=Md(f"inputs-{cf.country.lower()}"), name=cf.name, code=cf.country,
+                  file=f"`parameters/{cf.country}.yml`",
+                  chapters_link=Md(f"{{doc}}`here </countries/{cf.country}/index>`"), groups=groups)
+
+
+def write_schema_files(project: Project) -> None:
+    """The JSON schema of parameter files (for editors) and a page documenting every field.
+    Skipped when the models (``methods/model/params/``) are unchanged since the files were written."""
+    json_file = project.book_dir / "_extra" / "downloads" / "parameters.schema.json"
+    page = project.book_dir / "reference" / "schema.md"
+    models_dir = Path(__file__).resolve().parents[1] / "model" / "params"
+    digest = hash_files(models_dir.glob("*.py"), models_dir)
+    stamp = project.build_dir / ".schema-models.sha256"
+    if json_file.is_file() and page.is_file() and stamp.is_file() and stamp.read_text() == digest:
+        return
+    schema = CountryFile.model_json_schema()
+    write_if_changed(json_file, json.dumps(schema, indent=1, ensure_ascii=False) + "\n")
+    defs = schema.get("$defs", {})
+
+    def describe(name: str, body: dict) -> dict:
+        required = set(body.get("required", []))
+        fields = []
+        for field_name, prop in body.get("properties", {}).items():
+            desc = prop.get("description", "")
+            ref = prop.get("$ref") or next((a.get("$ref") for a in prop.get("anyOf", []) if "$ref" in a), None)
+            if ref:
+                desc = (desc + " " if desc else "") + f"(a {ref.split('/')[-1]} record)"
+            fields.append({"name": field_name, "required": field_name in required, "description": desc})
+        return {"name": name, "description": body.get("description", ""), "fields": fields}
+
+    models = [describe("CountryFile (the whole file)", schema)] + [describe(n, defs[n]) for n in sorted(defs)]
+    write_if_changed(page, render("schema.md.j2", models=models))
+    write_if_changed(stamp, digest)
+
+
+# ----- the build ----------------------------------------------------------------------------------------
+
+def sources_hash(project: Project) -> str:
+    """Fingerprint of every file the book is built from."""
+    files = [project.root / "_config.yml"]
+    for p in project.book_dir.rglob("*"):
+        if p.is_file() and ".staging-" not in str(p) and "_build" not in p.parts and not p.name.endswith(".tmp") \
+                and not p.name.startswith(".") and ".ipynb_checkpoints" not in p.parts:
+            files.append(p)
+    files += project.parameters_dir.glob("*.yml")
+    return hash_files(files, project.root, extra=str(sys.version_info[:2]))
+
+
+def valid_files(project: Project) -> dict[str, CountryFile]:
+    cfs: dict[str, CountryFile] = {}
+    bib = project.bib_keys()
+    for path in project.parameter_files():
+        try:
+            cfs[path.stem] = project.load(path, bib)
+        except ParameterError:
+            pass  # reported by the runner; the last good chapters stay
+    return cfs
+
+
+def prepare_sources(project: Project) -> list[Chapter]:
+    """Generate every page that depends on the parameter files."""
+    from .regional import write_results_pages
+
+    cfs = valid_files(project)
+    prune_markets(project, cfs)
+    chapters = available_chapters(project)
+    write_results_pages(project, cfs)
+    shown = {c.country for c in chapters}
+    # a chapter whose parameter file is now invalid keeps its last good version, but has no inputs page
+    inputs_pages = write_inputs_reference(project, [cf for iso, cf in cfs.items() if iso in shown])
+    write_toc(project, chapters, inputs_pages)
+    write_country_pages(project, chapters, set(inputs_pages), cfs)
+    write_schema_files(project)
+    return chapters
+
+
+GENERATED_SOURCES = ("countries", "results")  # folders of book/ written by iff run / iff build
+
+
+def structure_hash(project: Project) -> str:
+    """Fingerprint of what shapes every page: configuration, table of contents, bibliography,
+    extensions, chapter templates and every hand-written page. When it changes, every page is re-read."""
+    files = [project.root / "_config.yml", project.book_dir / "_toc.yml", project.bib_file]
+    files += [*(project.book_dir / "_ext").glob("*.py"), *(project.model_dir / "templates").glob("*")]
+    for p in project.book_dir.rglob("*.md"):
+        rel = p.relative_to(project.book_dir)
+        if (rel.parts[0] in GENERATED_SOURCES or rel.parts[:2] == ("reference", "inputs")
+                or rel.as_posix() in ("reference/inputs.md", "reference/schema.md")):
+            continue
+        files.append(p)
+    return hash_files(files, project.root, extra=str(sys.version_info[:2]))
+
+
+class PreparedBook:
+    """A Sphinx process that loads its extensions and the previous build while the chapters are
+    executed, then builds incrementally on request (see :mod:`methods.build.sphinxbuild`, mode ``serve``)."""
+
+    def __init__(self, project: Project, jobs: int):
+        self.log = project.logs_dir / "book.log"
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.log, "w", encoding="utf-8")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "methods.build.sphinxbuild", str(project.book_dir), str(project.build_dir / "html"),
+             str(project.root / "_config.yml"), str(project.book_dir / "_toc.yml"), str(jobs), "serve"],
+            cwd=project.root, stdin=subprocess.PIPE, stdout=self._fh, stderr=subprocess.STDOUT, text=True)
+
+    @classmethod
+    def start(cls, project: Project, jobs: int) -> "PreparedBook | None":
+        """Start only when the next build will probably be incremental (a previous build exists)."""
+        b = project.build_dir
+        if not ((b / ".book-structure.sha256").exists() and (b / ".doctrees" / "environment.pickle").exists()
+                and (project.book_dir / "_toc.yml").exists()):
+            return None
+        return cls(project, jobs)
+
+    def build(self) -> int:
+        self.proc.stdin.write("build\n")
+        self.proc.stdin.close()
+        rc = self.proc.wait()
+        self._fh.close()
+        return rc
+
+    def cancel(self) -> None:
+        """Stop the process: it has only read files so far, so it is simply killed."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._fh.close()
+
+
+def build_html(project: Project, jobs: int = 1, force: bool = False, full: bool = False,
+               say=print, prepared: PreparedBook | None = None) -> tuple[bool, float]:
+    """Strict build of the book (warnings are errors). Returns (built, seconds); raises IffError
+    when the build fails.
+
+    Every page is re-read when the book's structure changed since the last successful build (see
+    :func:`structure_hash`), when there is no previous build, or with ``full``; otherwise only the
+    pages whose sources changed, and the pages that paste numbers from them, are re-read.
+    ``prepared``, started before the chapters were executed, is used for an incremental build
+    and cancelled otherwise.
+    """
+    html = project.build_dir / "html"
+    stamp = project.build_dir / ".book-sources.sha256"
+    structure_stamp = project.build_dir / ".book-structure.sha256"
+    digest = sources_hash(project)
+    if not force and not full and html.joinpath("index.html").exists() and stamp.exists() and stamp.read_text() == digest:
+        if prepared is not None:
+            prepared.cancel()
+        say("The book is up to date; nothing to build.")
+        return False, 0.0
+    structure = structure_hash(project)
+    incremental = (not full and not force and stamp.exists() and structure_stamp.exists()
+                   and structure_stamp.read_text() == structure
+                   and (project.build_dir / ".doctrees" / "environment.pickle").exists())
+    what = ("only changed pages and the pages that quote them re-read; the book's structure is unchanged"
+            if incremental else "every page re-read")
+    say(f"Building the book (strict: warnings are errors, {what}; {jobs} process{'es' if jobs > 1 else ''}) ...")
+    start = time.perf_counter()
+    log = project.logs_dir / "book.log"
+    if incremental and prepared is not None:
+        returncode = prepared.build()
+    else:
+        if prepared is not None:
+            prepared.cancel()
+        log.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "methods.build.sphinxbuild", str(project.book_dir), str(html),
+               str(project.root / "_config.yml"), str(project.book_dir / "_toc.yml"), str(jobs),
+               "incremental" if incremental else "full"]
+        with open(log, "w", encoding="utf-8") as fh:
+            returncode = subprocess.run(cmd, cwd=project.root, stdout=fh, stderr=subprocess.STDOUT).returncode
+    seconds = time.perf_counter() - start
+    if returncode != 0:
+        stamp.unlink(missing_ok=True)
+        structure_stamp.unlink(missing_ok=True)  # the next build re-reads every page
+        lines = log.read_text(encoding="utf-8").splitlines()
+        problems = [ln for ln in lines if "WARNING" in ln or "ERROR" in ln] or [ln for ln in lines if ln.strip()][-3:]
+        shown = "\n".join("  " + p.replace(str(project.root) + "/", "") for p in problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise IffError(f"the book build failed ({len(problems)} problem(s); full log: {project.rel(log)}):\n{shown}{more}")
+    stamp.write_text(digest)
+    structure_stamp.write_text(structure)
+    return True, seconds

@@ -1,0 +1,97 @@
+"""Where things are in a checkout of the handbook."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..model.errors import IffError
+from ..model.outputs import ChapterFiles
+from ..model.params import CountryFile, bib_keys, load_country
+from ..model.params.loading import ISO3
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "model" / "templates"
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+
+    @classmethod
+    def find(cls, start: Path | None = None) -> "Project":
+        """The checkout containing ``start`` (default: the current folder)."""
+        here = (start or Path.cwd()).resolve()
+        for folder in (here, *here.parents):
+            if (folder / "_config.yml").is_file() and (folder / "parameters").is_dir() and (folder / "book").is_dir():
+                return cls(folder)
+        raise IffError(f"{here} is not inside a checkout of the handbook (no _config.yml with parameters/ and book/); "
+                       "run iff from the repository folder")
+
+    # ----- folders -------------------------------------------------------------------------------
+    @property
+    def parameters_dir(self) -> Path:
+        return self.root / "parameters"
+
+    @property
+    def book_dir(self) -> Path:
+        return self.root / "book"
+
+    @property
+    def build_dir(self) -> Path:
+        return self.root / "_build"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.build_dir / "logs"
+
+    @property
+    def failed_dir(self) -> Path:
+        return self.build_dir / "failed"
+
+    @property
+    def bib_file(self) -> Path:
+        return self.book_dir / "references.bib"
+
+    def country_dir(self, iso3: str) -> Path:
+        return self.book_dir / "countries" / iso3
+
+    def chapter(self, iso3: str, market: str) -> ChapterFiles:
+        """The files of one country's chapter for one market."""
+        return ChapterFiles(self.country_dir(iso3), market)
+
+    def rel(self, path: Path) -> str:
+        try:
+            return str(Path(path).resolve().relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    # ----- inputs --------------------------------------------------------------------------------
+    def parameter_files(self, countries: list[str] | None = None) -> list[Path]:
+        """Parameter files, all or the given countries'. Country codes are checked before any path is built."""
+        if countries:
+            out = []
+            for code in countries:
+                if not ISO3.match(code):
+                    raise IffError(f"--country {code!r}: a country is given by its three-letter ISO3 code in capitals, e.g. COL")
+                path = self.parameters_dir / f"{code}.yml"
+                if not path.is_file():
+                    raise IffError(f"--country {code}: there is no parameter file {self.rel(path)}")
+                out.append(path)
+            return out
+        return sorted(p for p in self.parameters_dir.glob("*.yml") if re.fullmatch(r"[A-Z]{3}\.yml", p.name))
+
+    def bib_keys(self) -> set[str] | None:
+        return bib_keys(self.bib_file) if self.bib_file.exists() else None
+
+    def load(self, path: Path, bib: set[str] | None = None) -> CountryFile:
+        return load_country(path, bib, display=self.rel(path))
+
+    @property
+    def model_dir(self) -> Path:
+        """The model layer of the checkout's package (what chapters import)."""
+        return self.root / "methods" / "model"
+
+    def template(self, market: str) -> Path:
+        """The checkout's template for a market (falling back to the installed package's)."""
+        own = self.model_dir / "templates" / f"{market}.md"
+        return own if own.is_file() else TEMPLATES / f"{market}.md"

@@ -1,0 +1,470 @@
+"""Execute the market templates per country with papermill, in parallel, only when inputs changed.
+
+For every country file that validates and every market it declares, the market's template is
+executed with the country's parameters. A notebook is skipped when the hash of its inputs (the
+template, the parameter file, the package sources and the requirements) equals the hash recorded
+by its last successful run. Outputs are written atomically: a failed or interrupted run leaves the
+last good chapter in place.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+import traceback
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..model.errors import IffError, ParameterError, Problem
+from .files import hash_files, write_if_changed
+from ..model.outputs import ChapterFiles
+from .project import Project
+
+log = logging.getLogger("iff")
+CELL_TITLE_TOKEN = "__NAME__"
+ISO_TOKEN = "__iso__"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One notebook to execute: a template, its parameters, and where its outputs go."""
+
+    label: str  # e.g. "COL drugs", shown in progress lines and failure summaries
+    template: str  # absolute path of the MyST template
+    notebook_path: str  # absolute path of the executed chapter
+    input_hash: str
+    root: str
+    log_file: str
+    failed_dir: str
+    parameters: tuple  # (name, value) pairs passed to papermill; output_dir is added
+    title: str  # replaces __NAME__ in the template's Markdown
+    iso: str  # replaces __iso__ (labels unique per country)
+    metadata: tuple = ()  # (key, value) pairs stored in the notebook's metadata under "iff"
+    country: str = ""
+    market: str = ""
+
+    @property
+    def notebook(self) -> Path:
+        return Path(self.notebook_path)
+
+    @property
+    def out_dir(self) -> str:
+        return str(self.notebook.parent)
+
+    @property
+    def manifest(self) -> Path:
+        return ChapterFiles(self.notebook.parent, self.market).manifest
+
+
+@dataclass
+class JobResult:
+    job: Job
+    ok: bool
+    seconds: float
+    cell: int | None = None
+    error: str = ""
+
+
+@dataclass
+class RunReport:
+    executed: list[JobResult] = field(default_factory=list)
+    skipped: list[Job] = field(default_factory=list)
+    invalid: list[Problem] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[JobResult]:
+        return [r for r in self.executed if not r.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.invalid
+
+
+# ----- what a chapter depends on ---------------------------------------------------------------
+
+def _imports(source: str, module: str, is_package: bool) -> set[str]:
+    """Names of the modules ``source`` imports (relative imports resolved against ``module``),
+    including ``a.b.c`` for ``from a.b import c`` (which may be a module)."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".") if is_package else module.split(".")[:-1]
+                base = base[: len(base) - (node.level - 1)]
+                name = ".".join(base + ([node.module] if node.module else []))
+            else:
+                name = node.module or ""
+            out.add(name)
+            out.update(f"{name}.{alias.name}" for alias in node.names)
+    return out
+
+
+def _module_file(root: Path, name: str) -> Path | None:
+    base = root.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def chapter_code(project: Project, template: Path) -> list[Path]:
+    """The package's files a chapter executes: the ``methods`` modules its template imports, the
+    modules those import, and so on, with the ``__init__`` of every package on the way. They must
+    all lie in the model layer (``methods/model/``): a chapter that imports the build layer is an
+    error, so editing the build layer never changes what a chapter computes."""
+    import jupytext
+
+    cells = [c.source for c in jupytext.read(template).cells if c.cell_type == "code"]
+    code = "\n".join(line for cell in cells for line in cell.splitlines() if not line.lstrip().startswith(("%", "!")))
+    todo = [n for n in _imports(code, "__chapter__", False) if n.split(".")[0] == "methods"]
+    seen: dict[str, Path] = {}
+    while todo:
+        name = todo.pop()
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__ and a/b/__init__ first
+            sub = ".".join(parts[:i])
+            if sub in seen:
+                continue
+            path = _module_file(project.root, sub)
+            if path is None:
+                continue  # a name imported from a module, not a module
+            rel = path.relative_to(project.root)
+            if rel.parts[:2] not in (("methods", "model"), ("methods", "__init__.py")):
+                raise IffError(f"{project.rel(template)} imports {sub} ({rel}), outside the model layer methods/model/: "
+                               "chapters may import only the model")
+            seen[sub] = path
+            todo += [n for n in _imports(path.read_text(encoding="utf-8"), sub, path.name == "__init__.py")
+                     if n.split(".")[0] == "methods" and n not in seen]
+    return sorted(seen.values())
+
+
+def code_hash(project: Project, template: Path) -> str:
+    """Fingerprint of the code a chapter runs besides its template: the model modules it imports
+    (see :func:`chapter_code`) and the pinned requirements."""
+    return hash_files([*chapter_code(project, template), project.root / "requirements.txt"], project.root)
+
+
+def job_hash(template: Path, parameters: Path, code: str, draws: int, seed: int) -> str:
+    h = hashlib.sha256()
+    for part in (template.read_bytes(), parameters.read_bytes(), code.encode(), f"{draws}:{seed}".encode()):
+        h.update(hashlib.sha256(part).digest())
+    return h.hexdigest()
+
+
+def is_up_to_date(job: Job) -> bool:
+    try:
+        manifest = json.loads(job.manifest.read_text())
+    except (OSError, ValueError):
+        return False
+    return manifest.get("input_hash") == job.input_hash and job.notebook.exists()
+
+
+# ----- planning ------------------------------------------------------------------------------------
+
+@dataclass
+class Plan:
+    """The chapters to produce (each with the hash of its inputs) and the problems of the parameter
+    files that could not be planned."""
+
+    jobs: list[Job]
+    invalid: list[Problem]
+
+
+def plan(project: Project, countries: list[str] | None = None, markets: list[str] | None = None,
+         draws: int = 10_000, seed: int = 20201015) -> Plan:
+    """Validate the selected parameter files and list the notebooks to produce."""
+    files = project.parameter_files(countries)
+    codes: dict[str, str] = {}
+    jobs: list[Job] = []
+    problems: list[Problem] = []
+    bib = project.bib_keys()
+    for path in files:
+        try:
+            cf = project.load(path, bib)
+        except ParameterError as e:
+            problems += e.problems
+            continue
+        for market in cf.estimated_markets():
+            if markets and market not in markets:
+                continue
+            template = project.template(market)
+            if market not in codes:
+                codes[market] = code_hash(project, template)
+            rel = str(path.relative_to(project.root))
+            jobs.append(Job(
+                label=f"{cf.country} {market}", template=str(template),
+                notebook_path=str(project.chapter(cf.country, market).notebook),
+                input_hash=job_hash(template, path, codes[market], draws, seed), root=str(project.root),
+                log_file=str(project.logs_dir / f"{cf.country}-{market}.log"), failed_dir=str(project.failed_dir),
+                parameters=(("country", cf.country), ("parameters_file", rel), ("draws", draws), ("seed", seed),
+                            ("glue_details", cf.fictional)),
+                title=cf.name, iso=cf.country.lower(),
+                metadata=(("country", cf.country), ("name", cf.name), ("fictional", cf.fictional), ("market", market),
+                          ("parameters_file", rel)),
+                country=cf.country, market=market,
+            ))
+    return Plan(jobs, problems)
+
+
+# ----- execution (runs in a worker process) ---------------------------------------------------------
+
+def postprocess(nb, job: Job) -> None:
+    """Hide parameter cells, give the chapter its country title, make labels unique per country."""
+    iso = job.iso
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "parameters" in tags or "injected-parameters" in tags:
+            if "remove-cell" not in tags:
+                tags.append("remove-cell")
+        if cell.cell_type == "markdown":
+            cell.source = cell.source.replace(CELL_TITLE_TOKEN, job.title).replace(ISO_TOKEN, iso)
+        for key, value in list(cell.metadata.items()):
+            if isinstance(value, (dict, list, str)):
+                text = json.dumps(value)
+                if ISO_TOKEN in text:
+                    cell.metadata[key] = json.loads(text.replace(ISO_TOKEN, iso))
+    nb.metadata["iff"] = dict(job.metadata, input_hash=job.input_hash)
+
+
+def _error_summary(exc: BaseException) -> tuple[int | None, str]:
+    ename = getattr(exc, "ename", None)
+    if ename is not None:  # papermill.PapermillExecutionError
+        evalue = str(getattr(exc, "evalue", "")).strip().splitlines()
+        return getattr(exc, "exec_count", None), f"{ename}: {evalue[-1] if evalue else ''}"
+    return None, f"{type(exc).__name__}: {exc}"
+
+
+PAPERMILL_OPTIONS = dict(
+    kernel_name="python3", progress_bar=False,
+    # the executed notebook is written once at the end (or on error), not after every cell: ~1 s less
+    request_save_on_cell_execute=False,
+    # the outputs are complete when the last cell ends: stop the kernel without the grace period
+    shutdown_kernel="immediate",
+)
+
+
+KERNEL_START_ATTEMPTS = 3
+
+
+def kernel_failed_to_start(exc: BaseException) -> bool:
+    """True for the failures that happen before any cell runs because the kernel did not start or
+    did not answer (e.g. two kernels started at the same moment picked the same free port): trying
+    again is safe, since nothing was executed."""
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("Kernel died before replying to kernel_info" in text
+                                              or "Kernel didn't respond in" in text)
+
+
+def _execute_notebook(nb, staged_nb: Path, job: Job) -> None:
+    """papermill, with up to KERNEL_START_ATTEMPTS attempts when the kernel fails to start."""
+    import papermill as pm
+
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        try:
+            pm.execute_notebook(copy.deepcopy(nb), str(staged_nb), parameters=dict(job.parameters, output_dir=str(staged_nb.parent)),
+                                cwd=job.root, log_output=True, **PAPERMILL_OPTIONS)
+            return
+        except RuntimeError as exc:
+            if not kernel_failed_to_start(exc) or attempt == KERNEL_START_ATTEMPTS:
+                raise
+            logging.getLogger("papermill").warning(
+                "the kernel did not start (%s); trying again (attempt %d of %d)", exc, attempt + 1, KERNEL_START_ATTEMPTS)
+            time.sleep(0.2 * attempt)
+
+
+def execute_job(job: Job) -> JobResult:
+    """Execute one notebook into a staging folder, then move its outputs into place atomically."""
+    import jupytext
+    import nbformat
+
+    start = time.perf_counter()
+    out_dir = Path(job.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    Path(job.log_file).parent.mkdir(parents=True, exist_ok=True)
+    stage = out_dir / f".staging-{job.notebook.stem}-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    handler = logging.FileHandler(job.log_file, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    pm_log = logging.getLogger("papermill")
+    pm_log.addHandler(handler)
+    pm_log.setLevel(logging.INFO)
+    staged_nb = stage / job.notebook.name
+    # the kernel inherits this process's stderr: send it (and its warnings) to the job's log
+    saved_stderr = os.dup(2)
+    log_fd = os.open(job.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    os.dup2(log_fd, 2)
+    try:
+        nb = jupytext.read(job.template)
+        _execute_notebook(nb, staged_nb, job)
+        done = nbformat.read(staged_nb, as_version=4)
+        postprocess(done, job)
+        nbformat.write(done, staged_nb)
+        # move results first, the chapter next, the manifest last: a run cut short is redone
+        for f in sorted(stage.iterdir()):
+            if f.name != staged_nb.name:
+                os.replace(f, out_dir / f.name)
+        os.replace(staged_nb, job.notebook)
+        write_if_changed(job.manifest, json.dumps({"input_hash": job.input_hash, "template": Path(job.template).name,
+                                                   "parameters": [list(p) for p in job.parameters]}))
+        return JobResult(job, True, time.perf_counter() - start)
+    except Exception as exc:  # noqa: BLE001 - any failure of one notebook is reported, not raised
+        cell, error = _error_summary(exc)
+        with open(job.log_file, "a", encoding="utf-8") as fh:
+            fh.write("\n" + "".join(traceback.format_exception(exc)))
+        if staged_nb.exists():
+            Path(job.failed_dir).mkdir(parents=True, exist_ok=True)
+            shutil.copy(staged_nb, Path(job.failed_dir) / f"{job.label.replace(' ', '-')}.ipynb")
+        return JobResult(job, False, time.perf_counter() - start, cell, error)
+    finally:
+        os.dup2(saved_stderr, 2)
+        os.close(saved_stderr)
+        os.close(log_fd)
+        pm_log.removeHandler(handler)
+        handler.close()
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+# ----- orchestration ---------------------------------------------------------------------------------
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _import_execution_modules() -> None:
+    """What a worker needs before its first notebook (about half a second of imports)."""
+    import jupytext  # noqa: F401
+    import nbformat  # noqa: F401
+    import papermill  # noqa: F401
+
+
+def warm_pool(workers: int) -> ProcessPoolExecutor:
+    """A local process pool whose first worker starts at once and imports papermill, so that the
+    import overlaps what the caller does next (loading the book builder, starting Sphinx)."""
+    pool = ProcessPoolExecutor(max_workers=workers)
+    pool.submit(_import_execution_modules)
+    return pool
+
+
+def run(project: Project, planned: Plan, jobs: int | None = None, force: bool = False, scheduler: str | None = None,
+        say=_say, pool: ProcessPoolExecutor | None = None) -> RunReport:
+    """Execute the planned chapters that are out of date; report what ran, was skipped and failed.
+    ``pool``: a local pool to use (see :func:`warm_pool`); it is shut down when the run ends."""
+    report = RunReport(invalid=list(planned.invalid))
+    for p in planned.invalid:
+        say(f"invalid: {p}")
+    execute(project, planned.jobs, report, jobs=jobs, force=force, scheduler=scheduler, say=say, what="notebook", pool=pool)
+    return report
+
+
+class RunLock:
+    """One run at a time per checkout: a second `iff run` would write the same chapters."""
+
+    def __init__(self, project: Project):
+        self.path = project.build_dir / ".iff-run.lock"
+        self.fh = None
+
+    def __enter__(self) -> "RunLock":
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(self.path, "w")
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.fh.close()
+            raise IffError("another `iff run` or `iff build` is running in this folder; wait for it to finish") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.fh.close()
+
+
+def remove_stale_staging(folders: set[Path]) -> None:
+    """Staging folders left by a run that was killed (the run lock guarantees none is in use)."""
+    for folder in folders:
+        if folder.is_dir():
+            for stale in folder.glob(".staging-*"):
+                shutil.rmtree(stale, ignore_errors=True)
+            for stale in folder.glob(".*.tmp"):
+                stale.unlink(missing_ok=True)
+
+
+def execute(project: Project, planned: list[Job], report: RunReport, jobs: int | None = None, force: bool = False,
+            scheduler: str | None = None, say=_say, what: str = "notebook",
+            pool: ProcessPoolExecutor | None = None) -> RunReport:
+    """Execute the planned jobs that are out of date, in parallel, with a progress line per job."""
+    try:
+        with RunLock(project):
+            remove_stale_staging({job.notebook.parent for job in planned})
+            return _execute(project, planned, report, jobs, force, scheduler, say, what, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _execute(project: Project, planned: list[Job], report: RunReport, jobs: int | None, force: bool,
+             scheduler: str | None, say, what: str, pool: ProcessPoolExecutor | None = None) -> RunReport:
+    todo = [j for j in planned if force or not is_up_to_date(j)]
+    report.skipped += [j for j in planned if j not in todo]
+    if not todo:
+        if planned:
+            say(f"All {len(planned)} {what}s are up to date; nothing to execute.")
+        return report
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    where = f"on the Dask cluster at {scheduler}" if scheduler else f"with {workers} process{'es' if workers > 1 else ''}"
+    skipped = len(planned) - len(todo)
+    say(f"Executing {len(todo)} {what}{'s' if len(todo) > 1 else ''} {where}"
+        + (f" ({skipped} up to date, skipped)" if skipped else "") + f"; logs in {project.rel(project.logs_dir)}/")
+    start = time.perf_counter()
+    client = None
+    executor: Executor
+    if scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise IffError("--scheduler needs the 'distributed' package (pip install distributed)") from None
+        try:
+            client = Client(scheduler, timeout=10)
+        except OSError as e:
+            raise IffError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
+        executor = client.get_executor()
+    else:
+        executor = pool or ProcessPoolExecutor(max_workers=workers)
+    try:
+        futures = {executor.submit(execute_job, j): j for j in todo}
+        for n, fut in enumerate(as_completed(futures), 1):
+            res = fut.result()
+            report.executed.append(res)
+            status = "done" if res.ok else f"FAILED ({res.error})"
+            say(f"[{n}/{len(todo)}] {res.job.label:<16} {status} in {res.seconds:.1f} s  (elapsed {time.perf_counter() - start:.1f} s)")
+    finally:
+        executor.shutdown(wait=True)
+        if client is not None:
+            client.close()
+    return report
+
+
+def failure_summary(report: RunReport, project: Project) -> str:
+    lines = []
+    if report.invalid:
+        lines.append(f"{len(report.invalid)} problem(s) in parameter files (those countries were not run):")
+        lines += [f"  {p}" for p in report.invalid]
+    if report.failed:
+        lines.append(f"{len(report.failed)} notebook(s) failed; their last good chapters are kept:")
+        for r in report.failed:
+            cell = f"cell {r.cell}" if r.cell is not None else "before execution"
+            lines.append(f"  {r.job.label}: {cell}: {r.error} "
+                         f"(log: {project.rel(Path(r.job.log_file))}; notebook: {project.rel(project.failed_dir)}/{r.job.label.replace(' ', '-')}.ipynb)")
+    return "\n".join(lines)
+
+

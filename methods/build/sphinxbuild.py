@@ -1,0 +1,101 @@
+"""Run jupyter-book's Sphinx build in its own process (called by :func:`methods.build.pages.build_html`).
+
+Usage: python -m methods.build.sphinxbuild SOURCE_DIR OUTPUT_DIR CONFIG_YML TOC_YML JOBS MODE
+
+MODE ``full`` is ``jupyter-book build SOURCE --all -W -n --keep-going`` (every page re-read),
+plus parallel jobs, which jupyter-book's command line does not expose. ``incremental`` re-reads
+only the pages whose sources changed and the pages that depend on them, still with warnings as
+errors. ``serve`` prepares an incremental build (loads the extensions and the previous
+environment), prints ``ready``, and waits for one line on its standard input: ``build`` builds,
+anything else exits without building. `iff build` uses it to prepare the book while the chapters
+are executed.
+"""
+import os
+import sys
+from pathlib import Path
+
+
+def build(source, output, config, toc, jobs, fresh, wait_for_go=False) -> int:
+    from jupyter_book.config import get_final_config
+    from sphinx.application import Sphinx
+    from sphinx.util.docutils import docutils_namespace, patch_docutils
+
+    source, output = Path(source), Path(output)
+    overrides = {"external_toc_path": Path(toc).as_posix(), "latex_individualpages": False, "nitpicky": True}
+    sphinx_config, _ = get_final_config(user_yaml=Path(config), cli_config=overrides, sourcedir=source,
+                                        use_external_toc=True)
+    with patch_docutils(str(source)), docutils_namespace():
+        app = Sphinx(srcdir=str(source), confdir=None, outdir=str(output), doctreedir=str(output.parent / ".doctrees"),
+                     buildername="html", confoverrides=sphinx_config, status=sys.stdout, warning=sys.stderr,
+                     freshenv=fresh, warningiserror=True, keep_going=True, parallel=int(jobs))
+        # as jupyter-book does: continuous section numbers across the parts of the table of contents
+        if app.config["use_multitoc_numbering"] and "external_toc_path" in app.config:
+            import yaml
+
+            if "numbered: true" in yaml.dump(app.config.external_site_map.as_json()):
+                app.setup_extension("sphinx_multitoc_numbering")
+                # loaded after the handbook's extension declared the others parallel-safe: again
+                app.extensions["iff_sphinx"].module.declare_parallel_safe(app, app.config)
+        if wait_for_go:
+            _compile_templates(app)
+            print("ready", flush=True)
+            if sys.stdin.readline().strip() != "build":
+                return 0
+        app.build(force_all=fresh)
+        if app.statuscode != 0:
+            return 1
+        remove_orphan_pages(output, app.env.found_docs)
+        return 0
+
+
+SPECIAL_PAGES = {"genindex.html", "search.html", "py-modindex.html"}
+ASSET_DIRS = {"_static", "_sources", "_images", "_downloads", "mathjax"}
+
+
+def remove_orphan_pages(output: Path, docnames) -> list[Path]:
+    """Delete the HTML pages whose source is gone (a country removed from parameters/, or the
+    placeholder page once there are countries): an incremental build does not. Returns them."""
+    keep = {f"{d}.html" for d in docnames} | SPECIAL_PAGES
+    gone = []
+    for page in output.rglob("*.html"):
+        rel = page.relative_to(output).as_posix()
+        if rel.split("/", 1)[0] not in ASSET_DIRS and rel not in keep:
+            page.unlink()
+            gone.append(page)
+    return gone
+
+
+def _compile_templates(app) -> None:
+    """Compile the theme's HTML templates now (about a second), while the chapters run, rather
+    than while the reader waits for the first page to be written."""
+    templates = getattr(app.builder, "templates", None)
+    for loader in getattr(templates, "loaders", []):
+        try:
+            names = loader.list_templates()
+        except Exception:  # noqa: BLE001 - a loader that cannot list its templates is skipped
+            continue
+        for name in names:
+            if name.endswith(".html"):
+                try:
+                    templates.environment.get_template(name)
+                except Exception:  # noqa: BLE001 - only a warm-up; the build reports real errors
+                    pass
+
+
+def main(argv: list[str]) -> int:
+    source, output, config, toc, jobs, *mode = argv
+    mode = (mode or ["full"])[0]
+    try:
+        return build(source, output, config, toc, jobs, fresh=mode == "full", wait_for_go=mode == "serve")
+    except Exception as exc:  # noqa: BLE001 - reported to the caller through the log
+        print(f"ERROR: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    status = main(sys.argv[1:])
+    # the build has written and closed everything: skip the interpreter's slow teardown (~0.7 s
+    # of freeing the environment and parse trees), which the reader would otherwise wait for
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

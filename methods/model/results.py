@@ -1,0 +1,139 @@
+"""One tidy shape for every market's results: the flow records of a country, their totals and tables.
+
+A country's transactions are :class:`~methods.model.accounting.FlowRecord` s; seen from the
+reporting country each is inward, outward or domestic (or not the country's flow at all, e.g. a
+smuggling fee paid between two non-residents). Totals add records up by product and direction;
+the SDG total is inward + outward.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .accounting import DIRECTIONS, FlowRecord
+from .drugs import evaluate_drug_market
+from .drugs.valuation import total_iff_usd
+from .inputs import Values
+from .params import CountryFile, iter_sources
+from .smuggling import evaluate_smuggling_market
+
+
+def evaluate_market(cf: CountryFile, market: str, v: Values, detail: bool = True) -> tuple[Any, list[FlowRecord]]:
+    """Run one market's model; return its detailed result and the country's flow records
+    (every transaction with a resident of the country on at least one side)."""
+    if market == "drugs":
+        res = evaluate_drug_market(cf.markets.drugs, v, detail)
+        return res, res.flows
+    if market == "smuggling":
+        res = evaluate_smuggling_market(cf.markets.smuggling, v)
+        records = [r for c in res.corridors.values() for r in [*c.payments, *c.costs]]
+        return res, [r for r in records if r.direction(cf.country) is not None]
+    raise ValueError(f"unknown market {market!r}")
+
+
+def totals(records: list[FlowRecord], country: str, n_years: int) -> dict[tuple[str, str], np.ndarray]:
+    """Sums by (product, direction), plus ('all', inward|outward|total). Domestic flows are excluded."""
+    out: dict[tuple[str, str], np.ndarray] = {}
+    zero = np.zeros(n_years)
+    for r in records:
+        direction = r.direction(country)
+        if direction not in DIRECTIONS:
+            continue
+        key = (r.product, direction)
+        out[key] = out.get(key, zero) + r.value_usd
+    products = sorted({k[0] for k in out})
+    for p in products:
+        for d in DIRECTIONS:
+            out.setdefault((p, d), zero)
+        out[(p, "total")] = total_iff_usd(out[(p, "inward")], out[(p, "outward")])
+    for d in DIRECTIONS:
+        out[("all", d)] = sum((out[(p, d)] for p in products), zero)
+    out[("all", "total")] = total_iff_usd(out[("all", "inward")], out[("all", "outward")])
+    return out
+
+
+def market_totals(cf: CountryFile, market: str, v: Values) -> dict[tuple[str, str], np.ndarray]:
+    """A market's totals by (product, direction) for the inputs ``v``: what the Monte Carlo, the
+    scenarios and the sensitivity analysis evaluate (the value-added table is skipped)."""
+    return totals(evaluate_market(cf, market, v, detail=False)[1], cf.country, len(cf.years))
+
+
+RECORD_COLUMNS = ["year", "market", "drug", "product", "direction", "component", "partner", "route", "label",
+                  "quantity", "quantity_unit", "price_usd", "value_usd"]
+
+
+def records_frame(records: list[FlowRecord], country: str, years: list[int]) -> pd.DataFrame:
+    """Long table: one row per record and year (with its columns even when there is no record)."""
+    rows = []
+    for r in records:
+        direction, partner = r.direction(country), r.partner(country)
+        for i, y in enumerate(years):
+            rows.append({
+                "year": y, "market": r.market, "drug": r.drug, "product": r.product, "direction": direction,
+                "component": r.component, "partner": partner, "route": r.route, "label": r.label,
+                "quantity": None if r.quantity is None else float(np.asarray(r.quantity)[..., i]),
+                "quantity_unit": r.quantity_unit,
+                "price_usd": None if r.price_usd is None else float(np.asarray(r.price_usd)[..., i]),
+                "value_usd": float(np.asarray(r.value_usd)[..., i]),
+            })
+    return pd.DataFrame(rows, columns=RECORD_COLUMNS)
+
+
+# ----- summaries with ranges ---------------------------------------------------------------------
+
+def market_prefix(market: str) -> tuple:
+    return ("markets", market)
+
+
+def sources_by_product(cf: CountryFile, market: str) -> dict[str, list[str]]:
+    """Bibliography keys behind each product's estimate (its chain or corridor, plus exchange rates)."""
+    fx_keys = {s.key for _, s in iter_sources(cf.macro)}
+    out: dict[str, set[str]] = {}
+    if market == "drugs" and cf.markets.drugs is not None:
+        common = fx_keys | ({s.key for _, s in iter_sources(cf.markets.drugs.population)} if cf.markets.drugs.population else set())
+        for drug, chain in cf.markets.drugs.chains.items():
+            keys = {s.key for _, s in iter_sources(chain)} | common
+            for stage in chain.stages:
+                out.setdefault(stage, set()).update(keys)
+            out.setdefault("precursors", set()).update(keys)
+    if market == "smuggling" and cf.markets.smuggling is not None:
+        for cid, c in cf.markets.smuggling.corridors.items():
+            out[cid] = {s.key for _, s in iter_sources(c)} | fx_keys
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def summary_frame(cf: CountryFile, market: str, prepared, n_draws: int, seed: int) -> pd.DataFrame:
+    """Inward, outward and total IFFs by product, year and structural scenario, with the
+    Monte Carlo 5th, 50th and 95th percentiles (current US dollars)."""
+    from .uncertainty import SCENARIOS, monte_carlo, percentiles
+
+    years = cf.years
+    prefix = market_prefix(market)
+
+    def evaluate(v):
+        return market_totals(cf, market, v)
+
+    drug_of = {}
+    if market == "drugs":
+        for drug, chain in cf.markets.drugs.chains.items():
+            for stage in chain.stages:
+                drug_of[stage] = drug
+    sources = sources_by_product(cf, market)
+    rows = []
+    for scenario in SCENARIOS:
+        det = evaluate(prepared.scenario(scenario, prefix))
+        pct = percentiles(monte_carlo(prepared, evaluate, scenario, n_draws, seed, prefix))
+        for (product, direction), arr in det.items():
+            for i, year in enumerate(years):
+                rows.append({
+                    "country": cf.country, "ref_area": cf.m49, "year": year, "market": market,
+                    "drug": drug_of.get(product, ""), "product": product, "direction": direction, "scenario": scenario,
+                    "value_usd": float(np.asarray(arr)[..., i]),
+                    "low_usd": float(pct[(product, direction)][0, i]),
+                    "median_usd": float(pct[(product, direction)][1, i]),
+                    "high_usd": float(pct[(product, direction)][2, i]),
+                    "unit": "USD", "sources": ";".join(sources.get(product, sorted({k for v in sources.values() for k in v}))),
+                })
+    return pd.DataFrame(rows)
