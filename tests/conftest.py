@@ -1,9 +1,15 @@
 """Shared fixtures: the repository, temporary copies of it, and a helper to run the `iff` command."""
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -37,6 +43,94 @@ def built_book(tmp_path_factory) -> Path:
     root = copy_repo(tmp_path_factory.mktemp("book") / "repo")
     result = run_iff("build", "--draws", "2000", cwd=root)
     assert result.returncode == 0, f"iff build failed:\nSTDOUT:\n{result.stdout}\nSTDERR:\n{result.stderr}"
+    return root
+
+
+@contextlib.contextmanager
+def serve_folder(folder: Path):
+    """A local HTTP server for a built handbook; yields its address."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *a, **k: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="session")
+def browser(request):
+    """Headless Chromium (the Debian package) driven by Selenium, once per test session."""
+    if not (CHROMIUM and CHROMEDRIVER):
+        request.config._iff_browser_skipped = True
+        pytest.skip("Chromium or chromedriver is not installed (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="iff-chromium-")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1280,1800", f"--user-data-dir={profile}"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+# ----- a parameter file whose every free text is hostile --------------------------------------------------
+
+SECRET = "root:x:0:0"  # a line of /etc/passwd: no page or download may contain it
+HOSTILE = ('<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2"> '
+           '{download}`leak <../../../../../../etc/passwd>` {{ substitution }} $x^2$ **bold** '
+           '=HYPERLINK("http://evil") | a | table | & "quotes" \'apostrophes\' ')
+FREE_TEXT = {"name", "name_es", "summary", "note", "description", "label", "assumption", "at", "range_note",
+             "what", "institution", "place", "partner"}
+
+
+def hostile_file(text: str) -> str:
+    """A parameter file with every free-text field replaced by HTML, scripts and MyST roles (the
+    original text kept after it, so that sentences stay long enough)."""
+    import yaml
+
+    data = yaml.safe_load(text)
+
+    def walk(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if isinstance(v, str) and k in FREE_TEXT:
+                    node[k] = HOSTILE + v
+                else:
+                    walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(data)
+    data["markets"]["drugs"]["data_gaps"] = [{"what": HOSTILE + "missing data", "institution": HOSTILE + "an office"}]
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+@pytest.fixture(scope="session")
+def hostile_book(tmp_path_factory) -> Path:
+    """The training country, every free text hostile, built into a whole handbook."""
+    root = copy_repo(tmp_path_factory.mktemp("hostile") / "repo", countries=["XRU"])
+    path = root / "parameters" / "XRU.yml"
+    path.write_text(hostile_file(path.read_text()))
+    result = run_iff("validate", "parameters/XRU.yml", cwd=root)
+    assert result.returncode == 0, result.stdout
+    result = run_iff("build", "--draws", "200", cwd=root)
+    assert result.returncode == 0, result.stderr
     return root
 
 

@@ -7,56 +7,22 @@ console shows no errors. Screenshots are kept in tests/artefacts/.
 """
 from __future__ import annotations
 
-import functools
-import http.server
-import shutil
-import tempfile
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from conftest import serve_folder
+
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 ARTEFACTS = Path(__file__).parent / "artefacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
+ARTEFACTS.mkdir(exist_ok=True)
 
 
 @pytest.fixture(scope="module")
 def server(built_book):
-    html = built_book / "_build" / "html"
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html))
-    handler.log_message = lambda *a, **k: None
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser(request):
-    if not (CHROMIUM and CHROMEDRIVER):
-        request.config._iff_browser_skipped = True
-        pytest.skip("Chromium or chromedriver is not installed (apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="iff-chromium-")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1280,1800", f"--user-data-dir={profile}"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    ARTEFACTS.mkdir(exist_ok=True)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    with serve_folder(built_book / "_build" / "html") as url:
+        yield url
 
 
 def open_page(driver, url: str, wait_for: str = "return document.readyState === 'complete'", timeout: float = 20):
@@ -125,3 +91,15 @@ def test_landing_page_has_no_console_errors(browser, server):
     assert not console_errors(browser)
     assert not external_requests(browser, server)
     browser.save_screenshot(str(ARTEFACTS / "index.png"))
+
+
+def test_no_script_from_a_hostile_parameter_file_runs(browser, hostile_book):
+    """Every free text of the training file holds HTML, script tags and MyST roles: the pages show
+    the characters, and no script from the file runs."""
+    with serve_folder(hostile_book / "_build" / "html") as url:
+        for page in ("countries/XRU/drugs.html", "countries/XRU/smuggling.html", "countries/XRU/index.html",
+                     "reference/inputs/XRU.html", "index.html"):
+            open_page(browser, f"{url}/{page}")
+            assert browser.execute_script("return window.__pwned === undefined"), page
+            if page != "index.html":
+                assert "<script>window.__pwned=1</script>" in browser.find_element("tag name", "body").text, page

@@ -5,6 +5,7 @@
   without repeated plugin lookups (see :func:`_cache_pybtex_plugins`), and an incremental build
   reuses the formatted bibliography when nothing it depends on changed
   (see :func:`_cache_bibtex_formatting`).
+* Page titles that the theme writes unescaped are escaped (see :func:`_escape_theme_titles`).
 * The pages load no script twice. jupyter-book's Thebe support (live code cells, unused here)
   declares its configuration twice on some pages, which the browser reports as an error
   ("Identifier 'THEBE_JS_URL' has already been declared"), and names a script on an external host:
@@ -32,6 +33,18 @@ def _clean_scripts(app, pagename, templatename, context, doctree):
         seen.add(key)
         kept.append(script)
     context["script_files"] = kept
+
+
+def _escape_theme_titles(app, pagename, templatename, context, doctree):
+    """sphinx-book-theme puts the page's title into the page as raw text (``pagetitle``, ``root_title``
+    and ``page_description`` are ``astext()`` of the title, written unescaped by its templates): a
+    country named ``<script>...`` would run in the reader's browser. They are escaped here, after the
+    theme has set them."""
+    import html
+
+    for key in ("pagetitle", "root_title", "page_description"):
+        if isinstance(context.get(key), str):
+            context[key] = html.escape(context[key], quote=True)
 
 
 def _drop_thebe_config(app, doctree, docname):
@@ -146,6 +159,7 @@ def setup(app):
     _cache_bibtex_formatting()
     app.connect("env-get-outdated", _glue_dependents)
     app.connect("html-page-context", _clean_scripts, priority=900)
+    app.connect("html-page-context", _escape_theme_titles, priority=900)  # after the theme's own handler
     app.connect("doctree-resolved", _drop_thebe_config, priority=900)  # after sphinx-thebe's handler
     app.connect("config-inited", declare_parallel_safe)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

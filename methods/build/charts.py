@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from ..model.chapter.figures import INWARD, OUTWARD, PALETTE  # noqa: E402
 
 STYLE = {"svg.fonttype": "none", "svg.hashsalt": "iff-handbook", "font.size": 11, "axes.spines.top": False,
-         "axes.spines.right": False, "font.family": ["DejaVu Sans", "sans-serif"]}
+         "axes.spines.right": False, "font.family": ["DejaVu Sans", "sans-serif"], "text.parse_math": False}
 
 
 def svg(fig) -> str:

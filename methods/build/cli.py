@@ -60,20 +60,22 @@ def cmd_validate(args) -> int:
         if not paths:
             _err(f"no parameter files in {project.rel(project.parameters_dir)}/")
             return 1
-    n_bad = 0
-    n_missing = 0
-    for path in paths:
+    n_bad = n_missing = n_warnings = 0
+    for path in paths:  # every file is checked, whatever happened to the previous one
         try:
-            if not path.is_file():
-                raise ParameterError([Problem(str(path), "", "no such file")])
-            cf = project.load(path, bib)
+            cf, warnings = project.check(path, bib)
         except ParameterError as e:
             n_bad += 1
             for p in e.problems:
                 print(p)
                 n_missing += "still marked MISSING" in p.message
             continue
-        print(f"{project.rel(path)}: ok ({cf.name}; {', '.join(cf.market_names())}; {cf.first_year}-{cf.last_year})")
+        print(f"{project.display(path)}: ok ({cf.name}; {', '.join(cf.market_names())}; {cf.first_year}-{cf.last_year})")
+        for w in warnings:
+            print(w)
+        n_warnings += len(warnings)
+    if n_warnings:
+        _err(f"{n_warnings} warning(s): the values are valid, but check them.")
     if n_bad:
         missing = f" ({n_missing} value(s) still marked MISSING)" if n_missing else ""
         _err(f"{n_bad} of {len(paths)} file(s) have problems{missing}.")
@@ -84,7 +86,7 @@ def cmd_validate(args) -> int:
 def _plan(args, project):
     from .runner import plan
 
-    return plan(project, _countries(args.country), _markets(args.market), args.draws, args.seed)
+    return plan(project, _countries(args.country), _markets(args.market), args.draws, args.seed, args.timeout)
 
 
 def cmd_run(args) -> int:
@@ -101,9 +103,16 @@ def cmd_run(args) -> int:
 
 def cmd_build(args) -> int:
     from .project import Project
-    from .runner import failure_summary, is_up_to_date, run, warm_pool
+    from .runner import RunLock
 
     project = Project.find()
+    with RunLock(project):  # the whole build: chapters, pages and book
+        return _build(args, project)
+
+
+def _build(args, project) -> int:
+    from .runner import failure_summary, is_up_to_date, run, warm_pool
+
     jobs = args.jobs or os.cpu_count() or 1
     planned = _plan(args, project)
     todo = [j for j in planned.jobs if args.force or not is_up_to_date(j)]
@@ -139,8 +148,8 @@ def cmd_export(args) -> int:
     from .project import Project
 
     project = Project.find()
-    path = export(project, args.format, Path(args.output), include_fictional=args.include_fictional)
-    print(f"Wrote {path}")
+    path, replaced = export(project, args.format, Path(args.output), include_fictional=args.include_fictional)
+    print(f"Wrote {path}" + (" (it replaced the file that was there)" if replaced else ""))
     return 0
 
 
@@ -174,9 +183,29 @@ def cmd_bench(args) -> int:
     return bench_main(args)
 
 
+def whole_number(lo: int, hi: int, what: str):
+    """An argparse type: a whole number between ``lo`` and ``hi``, or a one-line error saying so."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number ({what})") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: {what} must be between {lo:,} and {hi:,}")
+        return value
+    return parse
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors as one line, without the usage text."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="iff", description="Executable handbook for measuring illicit financial flows (SDG 16.4.1).")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = Parser(prog="iff", description="Executable handbook for measuring illicit financial flows (SDG 16.4.1).")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     v = sub.add_parser("validate", help="check parameter files (default: all of parameters/)")
     v.add_argument("files", nargs="*", help="parameter files to check")
@@ -185,11 +214,17 @@ def parser() -> argparse.ArgumentParser:
     def run_options(sp):
         sp.add_argument("--country", action="append", metavar="ISO3", help="only these countries (repeat or comma-separate)")
         sp.add_argument("--market", action="append", metavar="MARKET", help="only these markets: drugs, smuggling")
-        sp.add_argument("--jobs", type=int, default=None, help="parallel processes (default: number of cores)")
+        sp.add_argument("--jobs", type=whole_number(1, 256, "the number of parallel processes"), default=None,
+                        help="parallel processes (default: number of cores)")
         sp.add_argument("--force", action="store_true", help="re-execute even what is up to date")
         sp.add_argument("--scheduler", metavar="ADDRESS", help="submit notebooks to this Dask scheduler (e.g. tcp://host:8786)")
-        sp.add_argument("--draws", type=int, default=10_000, help="Monte Carlo draws per scenario (default 10000)")
-        sp.add_argument("--seed", type=int, default=20201015, help="Monte Carlo seed (default 20201015)")
+        sp.add_argument("--draws", type=whole_number(100, 1_000_000, "the number of Monte Carlo draws"), default=10_000,
+                        help="Monte Carlo draws per scenario (100 to 1,000,000; default 10000)")
+        sp.add_argument("--seed", type=whole_number(0, 2**32 - 1, "the seed"), default=20201015,
+                        help="Monte Carlo seed (0 to 4294967295; default 20201015)")
+        sp.add_argument("--timeout", type=whole_number(1, 86_400, "the time limit in seconds"), default=600,
+                        help="stop a chapter when one of its cells runs longer than this many seconds (default 600); "
+                             "with --scheduler, also the time to reach the cluster")
 
     r = sub.add_parser("run", help="execute the country chapters that are out of date")
     run_options(r)

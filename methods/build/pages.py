@@ -11,6 +11,7 @@ changed since the last successful one.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -326,7 +327,7 @@ class PreparedBook:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self._fh = open(self.log, "w", encoding="utf-8")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "methods.build.sphinxbuild", str(project.book_dir), str(project.build_dir / "html"),
+            [sys.executable, "-m", "methods.build.sphinxbuild", str(project.book_dir), str(staging_dir(project)),
              str(project.root / "_config.yml"), str(project.book_dir / "_toc.yml"), str(jobs), "serve"],
             cwd=project.root, stdin=subprocess.PIPE, stdout=self._fh, stderr=subprocess.STDOUT, text=True)
 
@@ -340,6 +341,7 @@ class PreparedBook:
         return cls(project, jobs)
 
     def build(self) -> int:
+        """Build into the staging folder (prepared from the last good build just before)."""
         self.proc.stdin.write("build\n")
         self.proc.stdin.close()
         rc = self.proc.wait()
@@ -354,6 +356,31 @@ class PreparedBook:
         self._fh.close()
 
 
+def staging_dir(project: Project) -> Path:
+    """Where the book is built; it replaces ``_build/html`` only when the build succeeds."""
+    return project.build_dir / ".html-staging"
+
+
+def stage(project: Project) -> Path:
+    """A fresh staging folder holding a copy of the last good book (an incremental build adds to it)."""
+    html, staging = project.build_dir / "html", staging_dir(project)
+    shutil.rmtree(staging, ignore_errors=True)
+    if html.is_dir():
+        shutil.copytree(html, staging, symlinks=True)  # keeps modification times: Sphinx compares them
+    return staging
+
+
+def publish(project: Project) -> None:
+    """Replace the published book by the one just built, in two renames."""
+    html, staging = project.build_dir / "html", staging_dir(project)
+    previous = project.build_dir / ".html-previous"
+    shutil.rmtree(previous, ignore_errors=True)
+    if html.exists():
+        os.rename(html, previous)
+    os.rename(staging, html)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
 def build_html(project: Project, jobs: int = 1, force: bool = False, full: bool = False,
                say=print, prepared: PreparedBook | None = None) -> tuple[bool, float]:
     """Strict build of the book (warnings are errors). Returns (built, seconds); raises IffError
@@ -364,6 +391,9 @@ def build_html(project: Project, jobs: int = 1, force: bool = False, full: bool 
     pages whose sources changed, and the pages that paste numbers from them, are re-read.
     ``prepared``, started before the chapters were executed, is used for an incremental build
     and cancelled otherwise.
+
+    The book is built in a staging folder; the published ``_build/html`` is replaced only when the
+    build succeeds, so a failed build leaves the last good handbook as it was.
     """
     html = project.build_dir / "html"
     stamp = project.build_dir / ".book-sources.sha256"
@@ -383,19 +413,23 @@ def build_html(project: Project, jobs: int = 1, force: bool = False, full: bool 
     say(f"Building the book (strict: warnings are errors, {what}; {jobs} process{'es' if jobs > 1 else ''}) ...")
     start = time.perf_counter()
     log = project.logs_dir / "book.log"
+    staging = stage(project) if incremental else staging_dir(project)
+    if not incremental:
+        shutil.rmtree(staging, ignore_errors=True)
     if incremental and prepared is not None:
         returncode = prepared.build()
     else:
         if prepared is not None:
             prepared.cancel()
         log.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "methods.build.sphinxbuild", str(project.book_dir), str(html),
+        cmd = [sys.executable, "-m", "methods.build.sphinxbuild", str(project.book_dir), str(staging),
                str(project.root / "_config.yml"), str(project.book_dir / "_toc.yml"), str(jobs),
                "incremental" if incremental else "full"]
         with open(log, "w", encoding="utf-8") as fh:
             returncode = subprocess.run(cmd, cwd=project.root, stdout=fh, stderr=subprocess.STDOUT).returncode
     seconds = time.perf_counter() - start
     if returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
         stamp.unlink(missing_ok=True)
         structure_stamp.unlink(missing_ok=True)  # the next build re-reads every page
         lines = log.read_text(encoding="utf-8").splitlines()
@@ -403,6 +437,7 @@ def build_html(project: Project, jobs: int = 1, force: bool = False, full: bool 
         shown = "\n".join("  " + p.replace(str(project.root) + "/", "") for p in problems[:20])
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
         raise IffError(f"the book build failed ({len(problems)} problem(s); full log: {project.rel(log)}):\n{shown}{more}")
+    publish(project)
     stamp.write_text(digest)
     structure_stamp.write_text(structure)
     return True, seconds

@@ -1,13 +1,13 @@
 """Where things are in a checkout of the handbook."""
 from __future__ import annotations
 
-import re
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..model.errors import IffError
 from ..model.outputs import ChapterFiles
-from ..model.params import CountryFile, bib_keys, load_country
+from ..model.params import CountryFile, bib_keys, check_country, load_country
 from ..model.params.loading import ISO3
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "model" / "templates"
@@ -67,24 +67,39 @@ class Project:
 
     # ----- inputs --------------------------------------------------------------------------------
     def parameter_files(self, countries: list[str] | None = None) -> list[Path]:
-        """Parameter files, all or the given countries'. Country codes are checked before any path is built."""
+        """Parameter files, all or the given countries'. Country codes are checked before any path is
+        built. Every entry of ``parameters/`` that looks like a parameter file is listed, even when its
+        name is wrong (``col.yml``, ``COL.yaml``), so that :meth:`load` reports it rather than
+        skipping it silently; hidden files and files of other kinds (a README) are left alone."""
         if countries:
             out = []
             for code in countries:
-                if not ISO3.match(code):
+                if not ISO3.fullmatch(code):
                     raise IffError(f"--country {code!r}: a country is given by its three-letter ISO3 code in capitals, e.g. COL")
                 path = self.parameters_dir / f"{code}.yml"
-                if not path.is_file():
+                if not (path.exists() or path.is_symlink()):
                     raise IffError(f"--country {code}: there is no parameter file {self.rel(path)}")
                 out.append(path)
             return out
-        return sorted(p for p in self.parameters_dir.glob("*.yml") if re.fullmatch(r"[A-Z]{3}\.yml", p.name))
+        return sorted(p for p in self.parameters_dir.iterdir()
+                      if not p.name.startswith(".") and p.suffix.lower() in (".yml", ".yaml"))
 
     def bib_keys(self) -> set[str] | None:
         return bib_keys(self.bib_file) if self.bib_file.exists() else None
 
     def load(self, path: Path, bib: set[str] | None = None) -> CountryFile:
-        return load_country(path, bib, display=self.rel(path))
+        return load_country(path, bib, display=self.display(path), root=self.root)
+
+    def check(self, path: Path, bib: set[str] | None = None):
+        """(the validated file, its warnings); raises ParameterError (see :func:`check_country`)."""
+        return check_country(path, bib, display=self.display(path), root=self.root)
+
+    def display(self, path: Path) -> str:
+        """A path as shown in messages: relative to the checkout, without following links."""
+        try:
+            return str(Path(os.path.abspath(path)).relative_to(self.root))
+        except ValueError:
+            return str(path)
 
     @property
     def model_dir(self) -> Path:

@@ -1,42 +1,19 @@
-"""Text from a parameter file stays text: escaping for MyST Markdown and HTML, and the Jinja2
-environment in which every generated page is written.
+"""The Jinja2 environments in which every generated page and file is written.
 
-Parameter files come from outside. Whatever a name, an assumption or a source's page reference
-holds — HTML, a MyST role such as ``{download}``, a substitution, a dollar sign that would open a
-formula — it must reach the reader as the characters typed. :func:`md_text` backslash-escapes every
-ASCII punctuation character (CommonMark lets any of them be escaped, and an escaped character is
-always literal), so nothing in the text can open markup; :func:`html_text` escapes for HTML.
-
-In the page templates every ``{{ value }}`` is passed through :func:`md_text` unless it is a
-:class:`Md` — Markdown the program itself composed (links, roles naming validated keys).
+Text from a parameter file stays text (:mod:`methods.model.chapter.text`). In the page templates
+every ``{{ value }}`` is passed through :func:`md_text` unless it is a :class:`Md` — Markdown the
+program itself composed (links, roles naming validated keys). In the YAML template of a blank
+parameter file, every value a user typed is written as a quoted YAML string (:func:`yaml_quote`).
 """
 from __future__ import annotations
 
-import html
-import re
 from pathlib import Path
 
 import jinja2
 
+from ..model.chapter.text import Md, html_text, md_text
+
 TEMPLATES = Path(__file__).parent / "templates"
-_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")
-
-
-class Md(str):
-    """Markdown composed by the program (not user text): written as it is."""
-
-
-def md_text(value) -> str:
-    """Any text as literal MyST Markdown on one line: whitespace (newlines included) collapses to a
-    space and every ASCII punctuation character is backslash-escaped."""
-    if isinstance(value, Md):
-        return value
-    return _PUNCT.sub(r"\\\1", " ".join(str(value).split()))
-
-
-def html_text(value) -> str:
-    """Any text as literal HTML (quotes included)."""
-    return html.escape(str(value), quote=True)
 
 
 def _finalize(value):

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..model.errors import IffError, ParameterError, Problem
 from .files import hash_files, write_if_changed
+from ..model.chapter.text import md_text
 from ..model.outputs import ChapterFiles
 from .project import Project
 
@@ -49,6 +50,7 @@ class Job:
     metadata: tuple = ()  # (key, value) pairs stored in the notebook's metadata under "iff"
     country: str = ""
     market: str = ""
+    timeout: int = 600  # seconds a cell may run (not part of the input hash)
 
     @property
     def notebook(self) -> Path:
@@ -180,7 +182,7 @@ class Plan:
 
 
 def plan(project: Project, countries: list[str] | None = None, markets: list[str] | None = None,
-         draws: int = 10_000, seed: int = 20201015) -> Plan:
+         draws: int = 10_000, seed: int = 20201015, timeout: int = 600) -> Plan:
     """Validate the selected parameter files and list the notebooks to produce."""
     files = project.parameter_files(countries)
     codes: dict[str, str] = {}
@@ -210,7 +212,7 @@ def plan(project: Project, countries: list[str] | None = None, markets: list[str
                 title=cf.name, iso=cf.country.lower(),
                 metadata=(("country", cf.country), ("name", cf.name), ("fictional", cf.fictional), ("market", market),
                           ("parameters_file", rel)),
-                country=cf.country, market=market,
+                country=cf.country, market=market, timeout=timeout,
             ))
     return Plan(jobs, problems)
 
@@ -226,7 +228,7 @@ def postprocess(nb, job: Job) -> None:
             if "remove-cell" not in tags:
                 tags.append("remove-cell")
         if cell.cell_type == "markdown":
-            cell.source = cell.source.replace(CELL_TITLE_TOKEN, job.title).replace(ISO_TOKEN, iso)
+            cell.source = cell.source.replace(CELL_TITLE_TOKEN, md_text(job.title)).replace(ISO_TOKEN, iso)
         for key, value in list(cell.metadata.items()):
             if isinstance(value, (dict, list, str)):
                 text = json.dumps(value)
@@ -235,7 +237,10 @@ def postprocess(nb, job: Job) -> None:
     nb.metadata["iff"] = dict(job.metadata, input_hash=job.input_hash)
 
 
-def _error_summary(exc: BaseException) -> tuple[int | None, str]:
+def _error_summary(exc: BaseException, job: Job | None = None) -> tuple[int | None, str]:
+    if "Timeout" in type(exc).__name__ and job is not None:
+        return None, (f"a cell ran longer than the {job.timeout} s limit and was stopped "
+                      "(give more time with --timeout SECONDS)")
     ename = getattr(exc, "ename", None)
     if ename is not None:  # papermill.PapermillExecutionError
         evalue = str(getattr(exc, "evalue", "")).strip().splitlines()
@@ -271,7 +276,7 @@ def _execute_notebook(nb, staged_nb: Path, job: Job) -> None:
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
         try:
             pm.execute_notebook(copy.deepcopy(nb), str(staged_nb), parameters=dict(job.parameters, output_dir=str(staged_nb.parent)),
-                                cwd=job.root, log_output=True, **PAPERMILL_OPTIONS)
+                                cwd=job.root, log_output=True, execution_timeout=job.timeout, **PAPERMILL_OPTIONS)
             return
         except RuntimeError as exc:
             if not kernel_failed_to_start(exc) or attempt == KERNEL_START_ATTEMPTS:
@@ -318,7 +323,7 @@ def execute_job(job: Job) -> JobResult:
                                                    "parameters": [list(p) for p in job.parameters]}))
         return JobResult(job, True, time.perf_counter() - start)
     except Exception as exc:  # noqa: BLE001 - any failure of one notebook is reported, not raised
-        cell, error = _error_summary(exc)
+        cell, error = _error_summary(exc, job)
         with open(job.log_file, "a", encoding="utf-8") as fh:
             fh.write("\n" + "".join(traceback.format_exception(exc)))
         if staged_nb.exists():
@@ -367,7 +372,11 @@ def run(project: Project, planned: Plan, jobs: int | None = None, force: bool = 
 
 
 class RunLock:
-    """One run at a time per checkout: a second `iff run` would write the same chapters."""
+    """One run or build at a time per checkout: a second `iff run` or `iff build` would write the same
+    chapters and the same book. Held by `iff build` from planning to publishing; re-entering it in
+    the process that holds it is a no-op."""
+
+    _held: dict[str, int] = {}
 
     def __init__(self, project: Project):
         self.path = project.build_dir / ".iff-run.lock"
@@ -376,17 +385,27 @@ class RunLock:
     def __enter__(self) -> "RunLock":
         import fcntl
 
+        key = str(self.path)
+        if RunLock._held.get(key):
+            RunLock._held[key] += 1
+            return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fh = open(self.path, "w")
         try:
             fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.fh.close()
+            self.fh = None
             raise IffError("another `iff run` or `iff build` is running in this folder; wait for it to finish") from None
+        RunLock._held[key] = 1
         return self
 
     def __exit__(self, *exc) -> None:
-        self.fh.close()
+        key = str(self.path)
+        RunLock._held[key] -= 1
+        if RunLock._held[key] == 0 and self.fh is not None:
+            self.fh.close()
+            del RunLock._held[key]
 
 
 def remove_stale_staging(folders: set[Path]) -> None:
@@ -406,14 +425,51 @@ def execute(project: Project, planned: list[Job], report: RunReport, jobs: int |
     try:
         with RunLock(project):
             remove_stale_staging({job.notebook.parent for job in planned})
-            return _execute(project, planned, report, jobs, force, scheduler, say, what, pool)
+            return _execute(project, planned, report, jobs, force, scheduler, say, what, pool,
+                            max((j.timeout for j in planned), default=600))
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
+def connect_to_scheduler(scheduler: str, timeout: int):
+    """A client of the Dask scheduler at ``scheduler``, or a one-line error within ``timeout`` seconds
+    (the connection is made in a background thread: a port that accepts a connection and never
+    answers would otherwise hang the run)."""
+    import threading
+
+    try:
+        from distributed import Client
+    except ImportError:
+        raise IffError("--scheduler needs the 'distributed' package (pip install distributed)") from None
+    box: dict = {}
+
+    def connect():
+        try:
+            box["client"] = Client(scheduler, timeout=max(timeout, 10))
+        except BaseException as e:  # noqa: BLE001 - reported below
+            box["error"] = e
+
+    thread = threading.Thread(target=connect, daemon=True)
+    thread.start()
+    thread.join(timeout + 1)
+    if "client" in box:
+        return box["client"]
+    reason = f"{type(box['error']).__name__}: {box['error']}" if "error" in box else f"no answer within {timeout} s"
+    raise IffError(f"cannot reach the Dask scheduler at {scheduler}: {reason}")
+
+
+def _with_deadline(done, scheduler: str | None, deadline: float | None):
+    try:
+        yield from done
+    except TimeoutError:
+        raise IffError(f"the Dask cluster at {scheduler} did not return the notebooks within {deadline:.0f} s "
+                       "(are its workers running?)") from None
+
+
 def _execute(project: Project, planned: list[Job], report: RunReport, jobs: int | None, force: bool,
-             scheduler: str | None, say, what: str, pool: ProcessPoolExecutor | None = None) -> RunReport:
+             scheduler: str | None, say, what: str, pool: ProcessPoolExecutor | None = None,
+             timeout: int = 600) -> RunReport:
     todo = [j for j in planned if force or not is_up_to_date(j)]
     report.skipped += [j for j in planned if j not in todo]
     if not todo:
@@ -429,28 +485,28 @@ def _execute(project: Project, planned: list[Job], report: RunReport, jobs: int 
     client = None
     executor: Executor
     if scheduler:
-        try:
-            from distributed import Client
-        except ImportError:
-            raise IffError("--scheduler needs the 'distributed' package (pip install distributed)") from None
-        try:
-            client = Client(scheduler, timeout=10)
-        except OSError as e:
-            raise IffError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
+        client = connect_to_scheduler(scheduler, timeout)
         executor = client.get_executor()
     else:
         executor = pool or ProcessPoolExecutor(max_workers=workers)
+    # on a cluster, a scheduler that accepts the jobs but never runs them must not hang the run
+    deadline = timeout * len(todo) + 60 if scheduler else None
+    finished = False
     try:
         futures = {executor.submit(execute_job, j): j for j in todo}
-        for n, fut in enumerate(as_completed(futures), 1):
+        for n, fut in enumerate(_with_deadline(as_completed(futures, timeout=deadline), scheduler, deadline), 1):
             res = fut.result()
             report.executed.append(res)
             status = "done" if res.ok else f"FAILED ({res.error})"
             say(f"[{n}/{len(todo)}] {res.job.label:<16} {status} in {res.seconds:.1f} s  (elapsed {time.perf_counter() - start:.1f} s)")
+        finished = True
     finally:
-        executor.shutdown(wait=True)
+        if client is None:
+            executor.shutdown(wait=finished, cancel_futures=not finished)
+        else:
+            executor.shutdown(wait=finished)
         if client is not None:
-            client.close()
+            client.close(timeout=10)
     return report
 
 

@@ -66,6 +66,7 @@ class FlowRecord:
     quantity_unit: str = ""
     price_usd: np.ndarray | None = None  # per unit of quantity
     detail: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. the home and abroad prices of a route
+    path: tuple = ()  # where the transaction is described in the parameter file (a route, a chemical, a corridor)
 
     def direction(self, reporting_country: str) -> str | None:
         return flow_direction(reporting_country, self.payer, self.payee)

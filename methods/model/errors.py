@@ -21,9 +21,11 @@ class Problem:
     path: str
     message: str
     line: int | None = None
+    severity: str = "error"  # or "warning": valid, but worth a second look
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
+        where += ": warning" if self.severity == "warning" else ""
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
@@ -39,3 +41,7 @@ class ParameterError(IffError):
 
     def __str__(self) -> str:
         return "\n".join(str(p) for p in self.problems)
+
+
+class ModelError(IffError):
+    """The model met a value it cannot compute with (it names the input to check)."""

@@ -35,3 +35,9 @@ class ChapterFiles:
     def all(self) -> list[Path]:
         """Every file of the chapter (what is removed when the chapter is dropped)."""
         return [self.notebook, self.manifest, self.summary, self.flows]
+
+
+def write_csv(table, path: Path) -> None:
+    """A table as CSV (RFC 4180: lines end with CR LF, so that a text holding a line break or a
+    carriage return is quoted and read back whole)."""
+    table.to_csv(path, index=False, lineterminator="\r\n")

@@ -13,24 +13,41 @@ import numpy as np
 import pandas as pd
 
 from .accounting import DIRECTIONS, FlowRecord
+from .errors import ModelError
 from .drugs import evaluate_drug_market
 from .drugs.valuation import total_iff_usd
 from .inputs import Values
-from .params import CountryFile, iter_sources
+from .params import STAGE_LABELS, CountryFile, iter_sources
 from .smuggling import evaluate_smuggling_market
 
 
 def evaluate_market(cf: CountryFile, market: str, v: Values, detail: bool = True) -> tuple[Any, list[FlowRecord]]:
     """Run one market's model; return its detailed result and the country's flow records
-    (every transaction with a resident of the country on at least one side)."""
+    (every transaction with a resident of the country on at least one side). Every value must be a
+    finite number (see :func:`check_finite`)."""
     if market == "drugs":
         res = evaluate_drug_market(cf.markets.drugs, v, detail)
-        return res, res.flows
-    if market == "smuggling":
+        records = res.flows
+    elif market == "smuggling":
         res = evaluate_smuggling_market(cf.markets.smuggling, v)
-        records = [r for c in res.corridors.values() for r in [*c.payments, *c.costs]]
-        return res, [r for r in records if r.direction(cf.country) is not None]
-    raise ValueError(f"unknown market {market!r}")
+        records = [r for c in res.corridors.values() for r in [*c.payments, *c.costs] if r.direction(cf.country) is not None]
+    else:
+        raise ValueError(f"unknown market {market!r}")
+    check_finite(cf, records)
+    return res, records
+
+
+def check_finite(cf: CountryFile, records: list[FlowRecord]) -> None:
+    """The model checks its own output: a value that is not a finite number (from an input that
+    overflows or divides by zero) stops the chapter with a message naming where in the file the
+    flow is described, so that nothing non-finite can reach a chapter or an export."""
+    for r in records:
+        for what, arr in (("value", r.value_usd), ("quantity", r.quantity), ("price", r.price_usd)):
+            if arr is not None and not np.all(np.isfinite(arr)):
+                where = ".".join(map(str, r.path)) or r.product
+                raise ModelError(f"parameters/{cf.country}.yml: {where}: the {what} of the flow '{r.label}' is not a "
+                                 "finite number; check the inputs of this item (a value of zero where the model divides, "
+                                 "or a value far too large)")
 
 
 def totals(records: list[FlowRecord], country: str, n_years: int) -> dict[tuple[str, str], np.ndarray]:
@@ -104,6 +121,18 @@ def sources_by_product(cf: CountryFile, market: str) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in out.items()}
 
 
+def product_labels(cf: CountryFile, market: str) -> dict[str, str]:
+    """A reader's name for each product of a market: the stage of a drug chain, the chemical inputs,
+    or the smuggling corridor's label from the parameter file."""
+    out = {"all": "all products", "precursors": "chemical inputs"}
+    if market == "drugs" and cf.markets.drugs is not None:
+        for chain in cf.markets.drugs.chains.values():
+            out.update({stage: STAGE_LABELS[stage] for stage in chain.stages})
+    if market == "smuggling" and cf.markets.smuggling is not None:
+        out.update({cid: c.label for cid, c in cf.markets.smuggling.corridors.items()})
+    return out
+
+
 def summary_frame(cf: CountryFile, market: str, prepared, n_draws: int, seed: int) -> pd.DataFrame:
     """Inward, outward and total IFFs by product, year and structural scenario, with the
     Monte Carlo 5th, 50th and 95th percentiles (current US dollars)."""
@@ -121,6 +150,7 @@ def summary_frame(cf: CountryFile, market: str, prepared, n_draws: int, seed: in
             for stage in chain.stages:
                 drug_of[stage] = drug
     sources = sources_by_product(cf, market)
+    labels = product_labels(cf, market)
     rows = []
     for scenario in SCENARIOS:
         det = evaluate(prepared.scenario(scenario, prefix))
@@ -129,7 +159,8 @@ def summary_frame(cf: CountryFile, market: str, prepared, n_draws: int, seed: in
             for i, year in enumerate(years):
                 rows.append({
                     "country": cf.country, "ref_area": cf.m49, "year": year, "market": market,
-                    "drug": drug_of.get(product, ""), "product": product, "direction": direction, "scenario": scenario,
+                    "drug": drug_of.get(product, ""), "product": product, "label": labels.get(product, product),
+                    "direction": direction, "scenario": scenario,
                     "value_usd": float(np.asarray(arr)[..., i]),
                     "low_usd": float(pct[(product, direction)][0, i]),
                     "median_usd": float(pct[(product, direction)][1, i]),

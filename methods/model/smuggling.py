@@ -139,7 +139,7 @@ def corridor_payments(cid: str, c: Corridor, fees_usd, v: Values) -> list[FlowRe
             out.append(FlowRecord(
                 market="smuggling", drug="", product=cid, component="smuggling_fees", route=place,
                 label=f"{c.label}: paid at {place} by residents of {payer} to smugglers resident in {payee}",
-                payer=payer, payee=payee,
+                payer=payer, payee=payee, path=("markets", "smuggling", "corridors", cid),
                 value_usd=fee_payment_usd(fees_usd, normalised_share(pi, pi_sum), normalised_share(sigma, sigma_sum))))
     return out
 
@@ -158,7 +158,7 @@ def corridor_costs(cid: str, c: Corridor, paying, fees_usd, v: Values) -> list[F
         out.append(FlowRecord(
             market="smuggling", drug="", product=cid, component="smugglers_costs", route=kid,
             label=f"{c.label}: {k.label} (smugglers' cost, paid by smugglers resident in {payer} to residents of {payee})",
-            payer=payer, payee=payee, value_usd=value))
+            payer=payer, payee=payee, value_usd=value, path=("markets", "smuggling", "corridors", cid, "costs", kid)))
     return out
 
 

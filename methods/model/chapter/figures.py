@@ -12,8 +12,9 @@ from ..params import PLACES, STAGE_LABELS  # noqa: E402
 
 INWARD, OUTWARD, DOMESTIC, OTHER = "#1b7837", "#b2182b", "#878787", "#d9d9d9"
 PALETTE = ["#2166ac", "#4393c3", "#92c5de", "#f4a582", "#d6604d", "#b2182b", "#5aae61", "#9970ab"]
+# text.parse_math off: labels come from parameter files, and no part of them may be read as a formula
 plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "font.size": 9, "axes.spines.top": False,
-                     "axes.spines.right": False})
+                     "axes.spines.right": False, "text.parse_math": False})
 
 
 def _money(x: float) -> str:

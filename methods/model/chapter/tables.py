@@ -4,14 +4,13 @@ These functions only arrange results for reading; every number comes from the mo
 """
 from __future__ import annotations
 
-import html
-
 import numpy as np
 import pandas as pd
 
 from ..drugs.balance import BALANCE_ITEMS, StageBalance
 from ..inputs import InputInfo
 from ..params import STAGE_LABELS, CountryFile, Quantity
+from .text import html_text, md_text
 
 EVIDENCE_LABELS = {
     "primary": "source",
@@ -131,11 +130,11 @@ def inputs_table(cf: CountryFile, infos: list[InputInfo], prefix: tuple) -> pd.D
         kind, text = provenance_text(q)
         rows.append({
             "Input": input_label(info.path, len(prefix)),
-            "Value (low–high)": value_text(q, cf.years).replace("; ", "<br>"),
+            "Value (low–high)": value_text(q, cf.years).replace("; ", "\n"),
             "Unit": q.unit,
             "Year": ", ".join(map(str, q.reference_years())) if q.value is not None else "series",
             "Provenance": kind,
-            "Source or reasoning": text.replace(" · ", "<br>"),
+            "Source or reasoning": text.replace(" · ", "\n"),
             "Scenario input": "yes" if info.structural else "",
         })
     return pd.DataFrame(rows)
@@ -163,7 +162,8 @@ def provenance_summary(infos: list[InputInfo], prefix: tuple) -> pd.DataFrame:
 
 
 def assumptions_markdown(infos: list[InputInfo], prefix: tuple) -> str:
-    """Markdown list of every assumption under ``prefix``, with the value it concerns and its reasoning.
+    """Markdown list of every assumption under ``prefix``, with the value it concerns and its reasoning
+    (the reasoning is the parameter file's text, shown literally).
 
     Years of a series that share the same reasoning are listed together.
     """
@@ -172,18 +172,26 @@ def assumptions_markdown(infos: list[InputInfo], prefix: tuple) -> str:
         if info.path[: len(prefix)] != prefix:
             continue
         q = info.quantity
-        label = input_label(info.path, len(prefix))
+        label = md_text(input_label(info.path, len(prefix)))
         if q.assumption is not None:
             value = fmt_number(q.value) if q.value is not None else "series"
-            items.append(f"- **{label}** ({value} {q.unit}): {q.assumption}")
+            items.append(f"- **{label}** ({md_text(f'{value} {q.unit}')}): {md_text(q.assumption)}")
         by_reason: dict[str, list[str]] = {}
         for y, v in sorted((q.values or {}).items()):
             if getattr(v, "assumption", None):
                 by_reason.setdefault(v.assumption, []).append(f"{y}: {fmt_number(v.value)}")
         for reason, years in by_reason.items():
-            items.append(f"- **{label}** ({'; '.join(years)} {q.unit}): {reason}")
-    text = "\n".join(items) if items else "No input of this chapter is an assumption."
-    return text.replace("$", "\\$")
+            items.append(f"- **{label}** ({md_text('; '.join(years) + ' ' + q.unit)}): {md_text(reason)}")
+    return "\n".join(items) if items else "No input of this chapter is an assumption."
+
+
+def styled(df: pd.DataFrame, number_format=None, caption: str | None = None):
+    """A table for display, every text (cells, row and column labels, caption) escaped for HTML: a
+    label from a parameter file is shown as typed. Line breaks inside a cell are kept."""
+    style = (df.style.format(number_format, escape="html", na_rep="")
+             .format_index(escape="html", axis=0).format_index(escape="html", axis=1)
+             .set_properties(**{"white-space": "pre-line"}))
+    return style.set_caption(html_text(caption)) if caption else style
 
 
 def styled_inputs(df: pd.DataFrame):
@@ -193,13 +201,20 @@ def styled_inputs(df: pd.DataFrame):
             return ["background-color: #fff4e5"] * len(row)
         return [""] * len(row)
 
-    return (df.style.apply(row_style, axis=1).hide(axis="index")
+    return (styled(df).apply(row_style, axis=1).hide(axis="index")
             .set_properties(**{"font-size": "0.8em", "vertical-align": "top", "text-align": "left"}))
 
 
 def collapsible(summary: str, html_body: str) -> str:
-    """HTML that shows ``summary`` and reveals ``html_body`` on a click (no script needed)."""
-    return f"<details><summary><strong>{escape(summary)}</strong></summary>\n{html_body}\n</details>"
+    """HTML that shows ``summary`` and reveals ``html_body`` (already safe HTML) on a click (no script needed)."""
+    return f"<details><summary><strong>{html_text(summary)}</strong></summary>\n{html_body}\n</details>"
+
+
+def data_gaps_markdown(gaps) -> str:
+    """The data a market lacks and who holds them, as a Markdown list of literal text."""
+    if not gaps:
+        return "No data gaps are recorded in the parameter file."
+    return "\n".join(f"- **{md_text(g.what)}** — held by: {md_text(g.institution)}" for g in gaps)
 
 
 def stage_unit_label(stage: str) -> str:
@@ -231,16 +246,12 @@ def balance_table(balances: dict[str, StageBalance], years: list[int]) -> pd.Dat
     return pd.concat(blocks)
 
 
-def escape(text: str) -> str:
-    return html.escape(text)
-
-
 def gdp_share_sentence(country: str, year: int, total_usd: float, gdp_usd: float | None) -> str:
     """Total IFFs as a percentage of GDP, as a sentence: :math:`s = 100 \\times IFF / GDP`."""
     if gdp_usd is None or not np.isfinite(total_usd):
         return "No GDP is given in the parameter file, so IFFs are not compared with GDP."
     share = 100 * total_usd / gdp_usd
-    return (f"That total is **{share:.2f}% of {country}'s GDP** in {year} (US\\$ {gdp_usd / 1e9:,.1f} billion), a "
+    return (f"That total is **{share:.2f}% of {md_text(country)}'s GDP** in {year} (US\\$ {gdp_usd / 1e9:,.1f} billion), a "
             f"comparison of scale only: IFFs are gross values of transactions, not a part of GDP. The source of "
             f"GDP is on the country's page of inputs.")
 

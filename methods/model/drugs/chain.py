@@ -84,7 +84,7 @@ def stage_production(stage_name: str, st: Stage, v: Values):
 
 
 def route_flows(country: str, drug: str, product: str, unit: str, trade: Trade, quantity, direction: str,
-                v: Values) -> list[FlowRecord]:
+                v: Values, path: tuple = ()) -> list[FlowRecord]:
     """Split a stage's exports (``direction`` inward) or imports (outward) by route, and value each
     route at its transaction price."""
     routes: dict[str, Route] = trade.routes
@@ -103,7 +103,7 @@ def route_flows(country: str, drug: str, product: str, unit: str, trade: Trade, 
             market="drugs", drug=drug, product=product, component="drug_sales" if sale else "drug_purchases",
             route=rid, label=r.label, payer=r.partner if sale else country, payee=country if sale else r.partner,
             value_usd=cross_border_value_usd(q_kg, price), quantity=q_kg, quantity_unit="kg pure", price_usd=price,
-            detail={"home_price_usd": home, "abroad_price_usd": abroad, "abroad_share": phi},
+            detail={"home_price_usd": home, "abroad_price_usd": abroad, "abroad_share": phi}, path=path + ("routes", rid),
         ))
     return out
 
@@ -126,6 +126,7 @@ def evaluate_chain(country: str, drug: str, chain: Chain, population, v: Values,
     for i, name in enumerate(names):
         st = chain.stages[name]
         unit = stage_units[name]
+        where = ("markets", "drugs", "chains", drug, "stages", name)
         last = i == len(names) - 1
         production = stage_production(name, st, v)
         inflow = next_stage_kg(previous[1], v(previous[0].conversion)) if previous is not None else 0.0
@@ -165,9 +166,9 @@ def evaluate_chain(country: str, drug: str, chain: Chain, population, v: Values,
         balances[name] = bal.StageBalance(product=name, unit=unit,
                                           discrepancy=np.broadcast_to(np.subtract(uses, supply), shape), **items)
         if st.exports is not None:
-            flows += route_flows(country, drug, name, unit, st.exports, items["exports"], "inward", v)
+            flows += route_flows(country, drug, name, unit, st.exports, items["exports"], "inward", v, where + ("exports",))
         if st.imports is not None:
-            flows += route_flows(country, drug, name, unit, st.imports, items["imports"], "outward", v)
+            flows += route_flows(country, drug, name, unit, st.imports, items["imports"], "outward", v, where + ("imports",))
         processed_kg = (items["production"] + items["inflow"]) * KG_PER_UNIT[unit]
         for pid, pc in st.precursors.items():
             qty, price, _ = precursor_purchases(pc, processed_kg, v)
@@ -175,7 +176,7 @@ def evaluate_chain(country: str, drug: str, chain: Chain, population, v: Values,
                 market="drugs", drug=drug, product="precursors", component="precursors", route=pid, label=pc.label,
                 payer=country, payee=pc.partner, value_usd=precursor_imports_usd(qty, v(pc.imported_share), price),
                 quantity=qty, quantity_unit=pc.per_kg.unit.split("/")[0] + " chemical",
-                price_usd=np.broadcast_to(price, np.shape(qty)), detail={"stage": name},
+                price_usd=np.broadcast_to(price, np.shape(qty)), detail={"stage": name}, path=where + ("precursors", pid),
             ))
         previous = (st, items["outflow"])
     result = ChainResult(drug=drug, role=chain.role, balances=balances, flows=flows)

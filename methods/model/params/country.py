@@ -4,7 +4,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from .drugs import DrugMarket
-from .records import bad, Quantity, Strict, Text, Year
+from .records import bad, LcuPerUsd, Quantity, Strict, Text, Year
 from .smuggling import SmugglingMarket
 
 MARKETS = ("drugs", "smuggling")
@@ -12,7 +12,7 @@ MARKET_LABELS = {"drugs": "drug trafficking", "smuggling": "smuggling of migrant
 
 
 class Macro(Strict):
-    lcu_per_usd: Quantity | None = Field(
+    lcu_per_usd: LcuPerUsd | None = Field(
         default=None,
         description="Annual average exchange rate, local currency per US dollar (needed when any value is in local currency)",
     )
@@ -37,7 +37,7 @@ class CountryFile(Strict):
 
     country: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 3166-1 alpha-3 code (XAA-XZZ for fictional countries)")
     name: Text
-    name_es: str | None = Field(default=None, description="Name in Spanish")
+    name_es: Text | None = Field(default=None, description="Name in Spanish")
     m49: int | None = Field(default=None, ge=1, le=999, description="UN M49 numeric code (none for fictional countries)")
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code of the local currency")
     fictional: bool = False

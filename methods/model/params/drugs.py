@@ -19,12 +19,15 @@ from pydantic import Field, model_validator
 
 from .records import (
     bad,
+    Conversion,
     Factor,
     GramsPerUser,
     Hectares,
+    Key,
     KgPerHa,
     Kilograms,
     PricePoint,
+    Purity,
     Quantity,
     Share,
     Strict,
@@ -120,7 +123,7 @@ class Trade(Strict):
 
     share: Share | None = None
     volume: Volume | None = None
-    routes: dict[str, Route] = Field(min_length=1)
+    routes: dict[Key, Route] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _shares(self) -> "Trade":
@@ -133,7 +136,7 @@ class Seizures(Strict):
     """Seizures as reported (bulk weight) and the purity that converts them to pure equivalent."""
 
     quantity: Quantity = Field(description="Seized quantity as reported, in the stage's unit (t or kg)")
-    purity: Share = Field(description="Pure drug per unit seized (for coca paste/base: cocaine HCl equivalent)")
+    purity: Purity = Field(description="Pure drug per unit seized (for coca paste/base: cocaine HCl equivalent)")
 
 
 class Consumption(Strict):
@@ -215,13 +218,13 @@ class Stage(Strict):
     seizures: Seizures | None = None
     consumption: Consumption | None = None
     losses: Share | None = Field(default=None, description="Share of the stage's supply lost")
-    conversion: Quantity | None = Field(
+    conversion: Conversion | None = Field(
         default=None, description="Output of the next stage per unit of this one (kg/t or kg/kg)"
     )
     producer_price: PricePoint | None = Field(
         default=None, description="Price at the production site, for the value chain"
     )
-    precursors: dict[str, Precursor] = Field(default_factory=dict)
+    precursors: dict[Key, Precursor] = Field(default_factory=dict)
 
 
 class Chain(Strict):
@@ -232,7 +235,7 @@ class Chain(Strict):
         description="The balancing item of the last stage: exports (producer), imports (transit with "
         "exports given) or production (producer whose output is inferred from demand)"
     )
-    description: str | None = None
+    description: Text | None = None
     stages: dict[str, Stage]
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import re
+import stat
 import types
 import typing
 from collections.abc import Iterator
@@ -27,14 +29,14 @@ from .smuggling import PLACES
 
 MAX_BYTES = 1_000_000
 MAX_NODES = 200_000  # after expanding aliases: guards against "billion laughs" documents
-ISO3 = re.compile(r"^[A-Z]{3}$")
+ISO3 = re.compile(r"[A-Z]{3}")  # use with fullmatch
 
 
 # ----- YAML ---------------------------------------------------------------------------------
 
 class _DuplicateKey(Exception):
-    def __init__(self, key: Any, line: int):
-        self.key, self.line = key, line
+    def __init__(self, key: Any, line: int, other: Any = None):
+        self.key, self.line, self.other = key, line, other
 
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when available: ten times faster
@@ -47,19 +49,78 @@ class _Loader(_Base):
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
     loader.flatten_mapping(node)
     out: dict = {}
+    seen: dict[str, Any] = {}  # keys as written, so that 2018 and "2018" are the same key
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         try:
             hash(key)
         except TypeError:
             raise _DuplicateKey(None, key_node.start_mark.line + 1) from None
-        if key in out:
-            raise _DuplicateKey(key, key_node.start_mark.line + 1)
+        written = str(key).strip()
+        if key in out or written in seen:
+            raise _DuplicateKey(key, key_node.start_mark.line + 1, seen.get(written, key))
+        seen[written] = key
         out[key] = loader.construct_object(value_node, deep=deep)
     return out
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+# the types a parameter file may hold: plain data, nothing that builds objects or binary blobs
+PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq", "merge")}
+# a number as people write it: YAML 1.1 also reads 1:30 (sexagesimal, 90), 03742 (octal, 2018),
+# 0x7E2 (hexadecimal) and 1_000 as numbers, which a national team would not mean
+PLAIN_NUMBER = re.compile(r"[-+]?(0|[1-9]\d*)(\.\d*)?([eE][-+]?\d+)?|[-+]?\.\d+([eE][-+]?\d+)?|[-+]?0\.\d*")
+# 61.000 or 2.500: in Spanish writing a thousands separator (61000, 2500), in English a decimal (61, 2.5)
+AMBIGUOUS_NUMBER = re.compile(r"[-+]?[1-9]\d{0,2}\.\d\d0")
+SPECIAL_FLOAT = re.compile(r"[-+]?\.(inf|Inf|INF|nan|NaN|NAN)")  # refused with the field named, by the schema
+MAX_FLOW_DEPTH = 40  # [ and { nested within each other
+MAX_INDENT = 200  # columns of indentation (about 100 levels of block nesting)
+
+
+def _nesting_problem(text: str) -> tuple[str, int] | None:
+    """Refuse, before parsing, a document nested so deeply that a YAML parser would exhaust its stack
+    (a file of 50,000 opening brackets crashes libyaml). Brackets are counted outside quoted strings
+    and comments. Returns (message, line) or None."""
+    depth, line, state, i, n = 0, 1, "plain", 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\n":
+            line += 1
+            if state == "comment":
+                state = "plain"
+        elif state == "comment":
+            pass
+        elif state == "single":
+            if ch == "'":
+                if i + 1 < n and text[i + 1] == "'":
+                    i += 1
+                else:
+                    state = "plain"
+        elif state == "double":
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                state = "plain"
+        else:
+            starts_token = i == 0 or text[i - 1] in " \t\n[{,:-?"
+            if ch == "#" and (i == 0 or text[i - 1] in " \t\n"):
+                state = "comment"
+            elif ch == "'" and starts_token:
+                state = "single"
+            elif ch == '"' and starts_token:
+                state = "double"
+            elif ch in "[{":
+                depth += 1
+                if depth > MAX_FLOW_DEPTH:
+                    return f"the YAML document is nested too deeply (brackets more than {MAX_FLOW_DEPTH} deep)", line
+            elif ch in "]}":
+                depth = max(depth - 1, 0)
+        i += 1
+    for number, row in enumerate(text.splitlines(), 1):
+        if len(row) - len(row.lstrip(" ")) > MAX_INDENT:
+            return f"the YAML document is nested too deeply (more than {MAX_INDENT} columns of indentation)", number
+    return None
 
 
 def _expanded_size(node: yaml.Node) -> int:
@@ -111,44 +172,108 @@ def _line_index(node: yaml.Node, prefix: tuple = (), depth: int = 0) -> Iterator
             yield from _line_index(v, prefix + (i,), depth + 1)
 
 
-def _check_tags(node: yaml.Node, seen: set[int] | None = None) -> tuple[str, int] | None:
-    """The first tag that would construct anything but plain data, with its line."""
-    seen = set() if seen is None else seen
-    stack = [node]
+def _check_nodes(node: yaml.Node) -> tuple[str, int, str] | None:
+    """The first node that is not plain data — a tag that would construct an object, a YAML type
+    other than text, numbers, true/false, null, lists and mappings, or a number written in a form
+    YAML 1.1 reads differently from what people mean — as (message, line, field path)."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, tuple]] = [(node, ())]
     while stack:
-        n = stack.pop()
+        n, where = stack.pop()
         if id(n) in seen:
             continue
         seen.add(id(n))
-        tag = n.tag
-        standard = isinstance(tag, str) and tag.startswith("tag:yaml.org,2002:")
-        if tag is not None and (not standard or tag.startswith("tag:yaml.org,2002:python")):
-            return tag.replace("tag:yaml.org,2002:", "!!"), n.start_mark.line + 1
+        tag = n.tag if isinstance(n.tag, str) else ""
+        line = n.start_mark.line + 1
+        field = ".".join(map(str, where))
+        scalar = isinstance(n, yaml.ScalarNode)
+        if tag not in PLAIN_TAGS:
+            shown = tag.replace("tag:yaml.org,2002:", "!!")
+            if tag.startswith("tag:yaml.org,2002:") and not tag.startswith("tag:yaml.org,2002:python"):
+                what = {"!!timestamp": "a date", "!!binary": "binary data"}.get(shown, f"the YAML type {shown}")
+                value = f" ({n.value!r})" if scalar else ""
+                return (f"{what} is not allowed here{value}: parameter files hold numbers, text, true/false, lists and "
+                        "mappings; put a date or a code in quotes"), line, field
+            return f"YAML tag {shown!r} is not allowed: parameter files hold plain data", line, field
+        if scalar and tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") \
+                and not PLAIN_NUMBER.fullmatch(n.value) and not SPECIAL_FLOAT.fullmatch(n.value):
+            reading = yaml.safe_load(n.value) if len(n.value) < 40 else None
+            meant = f", which YAML reads as {reading!r}" if reading is not None and str(reading) != n.value else ""
+            return (f"the number {n.value!r} is not written as a plain decimal number{meant}: write digits, with a "
+                    "decimal point if needed (e.g. 2018, 1.5, 2.5e6), or put text in quotes"), line, field
+        if scalar and tag == "tag:yaml.org,2002:float" and AMBIGUOUS_NUMBER.fullmatch(n.value):
+            whole, _, decimals = n.value.lstrip("+-").partition(".")
+            return (f"the number {n.value} is ambiguous: written the Spanish way it is {whole}{decimals}, written the "
+                    f"English way {float(n.value):g}; write {whole}{decimals} or {float(n.value):g} (a decimal point, no "
+                    "thousands separators)"), line, field
         if isinstance(n, yaml.MappingNode):
             for k, v in n.value:
-                stack += [k, v]
+                stack += [(k, where), (v, where + (_key(k),))]
         elif isinstance(n, yaml.SequenceNode):
-            stack += list(n.value)
+            stack += [(v, where + (i,)) for i, v in enumerate(n.value)]
     return None
 
 
-def read_yaml(path: Path, display: str | None = None) -> tuple[Any, dict[tuple, int]]:
-    """Parse a YAML file safely. Returns (data, line of each path). Raises ParameterError."""
-    name = display or str(path)
+FILE_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a device"),
+              (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
 
-    def fail(message: str, line: int | None = None) -> ParameterError:
-        return ParameterError([Problem(name, "", message, line)])
 
+def read_bounded(path: Path, fail) -> bytes:
+    """The bytes of a regular file of at most MAX_BYTES. Anything else — a folder, a named pipe, a
+    device, a socket, a missing file — is refused (``fail(message)`` builds the error) without
+    blocking: the file is opened non-blocking and checked before it is read."""
     try:
-        size = path.stat().st_size
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except IsADirectoryError:
+        raise fail("is a folder, not a parameter file") from None
+    except FileNotFoundError:
+        raise fail("no such file") from None
     except OSError as e:
         raise fail(f"cannot read the file ({e.strerror})") from None
-    if size > MAX_BYTES:
-        raise fail(f"file is too large ({size:,} bytes; a parameter file is at most {MAX_BYTES:,} bytes)")
     try:
-        text = path.read_bytes().decode("utf-8")
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = next((what for test, what in FILE_KINDS if test(info.st_mode)), "not a regular file")
+            raise fail(f"is {kind}, not a regular file: only regular files are read")
+        if info.st_size > MAX_BYTES:
+            raise fail(f"file is too large ({info.st_size:,} bytes; a parameter file is at most {MAX_BYTES:,} bytes)")
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > MAX_BYTES:
+                raise fail(f"file is too large (more than {MAX_BYTES:,} bytes)")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _failure(name: str):
+    def fail(message: str, line: int | None = None) -> ParameterError:
+        return ParameterError([Problem(name, "", message, line)])
+    return fail
+
+
+def read_yaml(path: Path, display: str | None = None) -> tuple[Any, dict[tuple, int]]:
+    """Read and parse a YAML file safely. Returns (data, line of each path). Raises ParameterError."""
+    name = display or str(path)
+    return parse_yaml(read_bounded(path, _failure(name)), name)
+
+
+def parse_yaml(data_bytes: bytes, name: str) -> tuple[Any, dict[tuple, int]]:
+    """Parse the bytes of a YAML file safely (``name`` is shown in errors). Returns (data, line of
+    each path). Raises ParameterError."""
+    fail = _failure(name)
+    try:
+        text = data_bytes.decode("utf-8")
     except UnicodeDecodeError as e:
         raise fail(f"not valid UTF-8 text (byte {e.start})") from None
+    nesting = _nesting_problem(text)
+    if nesting is not None:
+        raise fail(*nesting)
     if not text.strip():
         raise fail("the file is empty")
     try:
@@ -157,9 +282,10 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[Any, dict[tuple, 
             node = loader.get_single_node()
             if node is None:
                 raise fail("the file is empty")
-            bad_tag = _check_tags(node)
-            if bad_tag is not None:
-                raise fail(f"YAML tag {bad_tag[0]!r} is not allowed: parameter files hold plain data", bad_tag[1])
+            not_plain = _check_nodes(node)
+            if not_plain is not None:
+                message, line, field = not_plain
+                raise ParameterError([Problem(name, field, message, line)])
             size = _expanded_size(node)
             if size > MAX_NODES:
                 raise fail(f"the document expands to {size:,} values through anchors and aliases "
@@ -168,7 +294,12 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[Any, dict[tuple, 
         finally:
             loader.dispose()
     except _DuplicateKey as e:
-        what = f"duplicate key {e.key!r}" if e.key is not None else "a key must be a plain value"
+        if e.key is None:
+            what = "a key must be a plain value"
+        elif e.other is not None and e.other != e.key:
+            what = f"duplicate key {e.key!r}: it is the same key as {e.other!r}"
+        else:
+            what = f"duplicate key {e.key!r}"
         raise fail(f"{what} (each key may appear once in a mapping)", e.line) from None
     except yaml.constructor.ConstructorError as e:
         line = e.problem_mark.line + 1 if e.problem_mark else None
@@ -228,7 +359,7 @@ def _fields_at(loc: tuple) -> list[str] | None:
 
 
 def _clean_loc(loc: tuple) -> tuple:
-    return tuple(p for p in loc if not (isinstance(p, str) and (p in UNION_TAGS or p.startswith("function-"))))
+    return tuple(p for p in loc if not (isinstance(p, str) and (p in UNION_TAGS or p == "[key]" or p.startswith("function-"))))
 
 
 def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
@@ -367,40 +498,60 @@ def bib_keys(bib_path: Path) -> set[str]:
     return set(Parser().parse_file(str(bib_path)).entries.keys())
 
 
-_CACHE: dict[tuple, CountryFile | ParameterError] = {}
+_CACHE: dict[tuple, tuple[CountryFile, list[Problem]] | ParameterError] = {}
 
 
-def load_country(path: Path, bib: set[str] | None = None, display: str | None = None) -> CountryFile:
-    """Read and validate one parameter file. Raises ParameterError listing every problem.
+def file_problem(path: Path, root: Path | None, name: str) -> Problem | None:
+    """What is wrong with reading ``path`` as a parameter file before its content is looked at: its
+    name must be the country's ISO3 code in capitals with the extension .yml, and a link must not
+    lead outside the checkout ``root``."""
+    path = Path(path)
+    if not (ISO3.fullmatch(path.stem) and path.suffix == ".yml"):
+        return Problem(name, "", f"the file name must be the country's ISO3 code in capitals with the extension .yml, "
+                       f"e.g. COL.yml (got {path.name!r})")
+    if root is not None and path.is_symlink():
+        target = path.resolve()
+        if not target.is_relative_to(Path(root).resolve()):
+            return Problem(name, "", "is a link to a file outside the repository: parameter files must be inside it")
+    return None
+
+
+def check_country(path: Path, bib: set[str] | None = None, display: str | None = None,
+                  root: Path | None = None) -> tuple[CountryFile, list[Problem]]:
+    """Read and validate one parameter file: the validated file and its warnings (values that are
+    valid but look wrong, e.g. a series that jumps a hundredfold from one year to the next).
+    Raises ParameterError listing every problem.
 
     Results are cached for the life of the process, keyed by the file's content (and the
     bibliography), so a build reads and validates each file once.
     """
-    try:
-        content = Path(path).read_bytes()
-    except OSError:
-        content = b""
-    key = (str(path), display, hashlib.sha256(content).hexdigest(), frozenset(bib) if bib is not None else None)
-    if key in _CACHE:
-        cached = _CACHE[key]
-        if isinstance(cached, ParameterError):
-            raise ParameterError(list(cached.problems))
-        return cached
-    try:
-        result = _load_country(path, bib, display)
-    except ParameterError as e:
-        _CACHE[key] = e
-        raise
-    _CACHE[key] = result
-    return result
-
-
-def _load_country(path: Path, bib: set[str] | None = None, display: str | None = None) -> CountryFile:
+    path = Path(path)
     name = display or str(path)
+    problem = file_problem(path, root, name)
+    if problem is not None:
+        raise ParameterError([problem])
+    content = read_bounded(path, _failure(name))
+    key = (str(path), name, hashlib.sha256(content).hexdigest(), frozenset(bib) if bib is not None else None)
+    if key not in _CACHE:
+        try:
+            _CACHE[key] = _check_country(content, path, bib, name)
+        except ParameterError as e:
+            _CACHE[key] = e
+    cached = _CACHE[key]
+    if isinstance(cached, ParameterError):
+        raise ParameterError(list(cached.problems))
+    return cached[0], list(cached[1])
+
+
+def load_country(path: Path, bib: set[str] | None = None, display: str | None = None,
+                 root: Path | None = None) -> CountryFile:
+    """Read and validate one parameter file (see :func:`check_country`). Raises ParameterError."""
+    return check_country(path, bib, display, root)[0]
+
+
+def _check_country(content: bytes, path: Path, bib: set[str] | None, name: str) -> tuple[CountryFile, list[Problem]]:
     stem = path.stem
-    if not ISO3.match(stem):
-        raise ParameterError([Problem(name, "", f"file name must be the country's ISO3 code in capitals, e.g. COL.yml (got {path.name!r})")])
-    data, lines = read_yaml(path, name)
+    data, lines = parse_yaml(content, name)
     if not isinstance(data, dict):
         raise ParameterError([Problem(name, "", "the file must be a mapping of keys (country: ..., name: ...)", 1)])
     try:
@@ -409,13 +560,34 @@ def _load_country(path: Path, bib: set[str] | None = None, display: str | None =
         raise ParameterError(problems_from_validation(e, name, lines)) from None
     problems: list[Problem] = []
     if cf.country != stem:
-        problems.append(Problem(name, "country", f"is {cf.country!r} but the file is named {path.name}", _line_for(("country",), lines)))
+        problems.append(Problem(name, "country", f"is {cf.country!r} but the file is named {path.name}: rename the "
+                                f"file {cf.country}.yml or correct the code", _line_for(("country",), lines)))
     problems += semantic_problems(cf, name, lines, bib)
     if not problems:
         problems += fx_problems(cf, name, lines)
     if problems:
         raise ParameterError(problems)
-    return cf
+    return cf, warnings_for(cf, name, lines)
+
+
+JUMP = 100  # a series that moves more than this factor from one year to the next is worth a second look
+
+
+def warnings_for(cf: CountryFile, name: str, lines: dict[tuple, int]) -> list[Problem]:
+    """Valid values that look wrong: a series whose value jumps (or falls) more than a hundredfold
+    from one year to the next (a misplaced decimal point, a unit in thousands)."""
+    out: list[Problem] = []
+    for path, q in iter_quantities(cf):
+        if q.values is None:
+            continue
+        years = sorted(q.values)
+        for a, b in zip(years, years[1:]):
+            va, vb = q.at_year(a)[0], q.at_year(b)[0]
+            if va > 0 and vb > 0 and max(va / vb, vb / va) > JUMP:
+                out.append(Problem(name, ".".join(map(str, path)), f"the value moves from {va:g} in {a} to {vb:g} in {b}, "
+                                   f"more than {JUMP} times: check the unit and the decimal point",
+                                   _line_for(path + ("values", b), lines), severity="warning"))
+    return out
 
 
 def fx_problems(cf: CountryFile, name: str, lines: dict[tuple, int]) -> list[Problem]:

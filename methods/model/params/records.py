@@ -14,6 +14,7 @@ still to be filled in.
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -46,19 +47,46 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+MAX_MAGNITUDE = 1e15  # larger than any quantity, price or GDP the handbook needs; keeps products finite
+_DECIMAL = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+_DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+")
+_GROUPED = re.compile(r"[-+]?\d{1,3}([.,'\s]\d{3})+([.,]\d+)?")
+
+
+def _without_separators(text: str) -> str:
+    """``1.234.567,5`` -> ``1234567.5``; ``10,000,000`` -> ``10000000``: the last separator is the
+    decimal mark when both kinds appear, otherwise every separator groups thousands."""
+    text = text.replace(" ", "").replace("'", "")
+    if "," in text and "." in text:
+        decimal = "," if text.rfind(",") > text.rfind(".") else "."
+        grouping = "." if decimal == "," else ","
+        return text.replace(grouping, "").replace(decimal, ".")
+    return text.replace(",", "").replace(".", "")
+
+
 def _number(v: Any) -> Any:
-    """Reject MISSING, booleans, NaN and infinity before pydantic coerces them."""
+    """A number as the file means it. MISSING, booleans, NaN and infinity, numbers too large to
+    compute with, and text written the Spanish way (``"12,5"``, ``"1.234.567,5"``) are refused with
+    a message saying how to write the number; they are never read as something else."""
     if isinstance(v, str) and v.strip().upper() == MISSING:
         raise bad("missing_value", "still marked MISSING: fill in the value")
     if isinstance(v, bool):
-        raise bad("not_number", "must be a number, not true/false")
+        raise bad("not_number", "must be a number, not true/false (YAML reads yes, no, on and off as true/false)")
     if isinstance(v, str):
-        try:
-            v = float(v.replace(",", ""))
-        except ValueError:
+        text = v.strip()
+        if _DECIMAL_COMMA.fullmatch(text):
+            raise bad("decimal_comma", "{t!r} has a decimal comma: write the number with a decimal point and no "
+                      "quotes, e.g. {e}", {"t": v, "e": text.replace(",", ".")})
+        if _GROUPED.fullmatch(text):
+            raise bad("thousands_separator", "{t!r} has thousands separators: write the number without them and without "
+                      "quotes, with a decimal point for decimals: {e}", {"t": v, "e": _without_separators(text)})
+        if not _DECIMAL.fullmatch(text):
             raise bad("not_number", "must be a number, got the text {text!r}", {"text": v})
+        v = float(text)
     if isinstance(v, (int, float)) and not math.isfinite(v):
         raise bad("not_finite", "must be a finite number, got {v}", {"v": v})
+    if isinstance(v, (int, float)) and abs(v) > MAX_MAGNITUDE:
+        raise bad("too_large", "{v:g} is too large: a number must be at most 1e15 in size", {"v": v})
     return v
 
 
@@ -68,7 +96,9 @@ Number = Annotated[float, BeforeValidator(_number)]
 def _year(v: Any) -> Any:
     if isinstance(v, str) and v.strip().upper() == MISSING:
         raise PydanticCustomError("missing_value", "still marked MISSING: fill in the year")
-    if isinstance(v, bool) or not isinstance(v, (int, str)) or not str(v).strip().isdigit():
+    if isinstance(v, bool):
+        raise bad("bad_year", "a year must be a whole number such as 2019 (YAML reads yes, no, on and off as true/false)")
+    if not isinstance(v, (int, str)) or not str(v).strip().isdigit():
         raise bad("bad_year", "a year must be a whole number such as 2019, got {v!r}", {"v": v})
     y = int(v)
     if not YEAR_MIN <= y <= YEAR_MAX:
@@ -81,23 +111,42 @@ def _year(v: Any) -> Any:
 Year = Annotated[int, BeforeValidator(_year)]
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _text(min_len: int):
     def check(v: Any) -> Any:
         if isinstance(v, str) and v.strip().upper() == MISSING:
             raise bad("missing_value", "still marked MISSING: fill in the text")
         if not isinstance(v, str):
-            raise bad("not_text", "must be text")
+            raise bad("not_text", "must be text (put it in quotes if YAML reads it as something else)")
+        bad_char = _CONTROL.search(v)
+        if bad_char:
+            raise bad("control_character", "contains the control character U+{c:04X}: remove it",
+                      {"c": ord(bad_char.group())})
         if len(v.strip()) < min_len:
             raise bad(
                 "too_short", "must be at least {n} characters of explanation", {"n": min_len}
             )
-        return v.strip()
+        return v.strip().replace("\r\n", "\n").replace("\r", "\n")
 
     return BeforeValidator(check)
 
 
 Text = Annotated[str, _text(1)]
 Reasoning = Annotated[str, _text(20)]
+KEY_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def _key(v: Any) -> Any:
+    """A key of the file that becomes an identifier (route, corridor, chemical, cost)."""
+    if not isinstance(v, str) or not KEY_PATTERN.fullmatch(v):
+        raise bad("key_form", "the key {k!r} must be lower-case letters, digits and _ (starting with a letter, at most "
+                  "64 characters): it names the item in tables, figures and exports", {"k": v})
+    return v
+
+
+Key = Annotated[str, BeforeValidator(_key)]
 
 
 class SourceRef(Strict):
@@ -111,15 +160,15 @@ class SourceRef(Strict):
     * ``derived``: arithmetic on sourced values (``at`` shows the formula).
     """
 
-    key: Annotated[str, Field(pattern=r"^[A-Za-z0-9_:\-]+$")] = Field(
-        description="Key of the entry in book/references.bib"
+    key: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_:\-]{0,99}$")] = Field(
+        description="Key of the entry in book/references.bib (letters, digits, _ : -, starting with a letter)"
     )
     at: Text = Field(description="Table, page or section of the source (or the formula, if derived)")
     evidence: Literal["primary", "secondary", "derived"] = Field(
         description="primary: read in the publication; secondary: press or secondary report "
         "quoting the official source; derived: arithmetic on sourced values"
     )
-    note: str | None = None
+    note: Text | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -137,7 +186,7 @@ class YearValue(Strict):
     high: Number | None = None
     source: SourceRef | None = None
     assumption: Reasoning | None = None
-    note: str | None = None
+    note: Text | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "YearValue":
@@ -192,7 +241,7 @@ class Quantity(Strict):
     )
     low: Bound | None = None
     high: Bound | None = None
-    range_note: str | None = Field(default=None, description="Where the low/high bounds come from")
+    range_note: Text | None = Field(default=None, description="Where the low/high bounds come from")
     distribution: Literal["uniform", "triangular", "normal"] = Field(
         default="triangular",
         description="Shape of the input uncertainty between low and high (normal: truncated at the bounds, "
@@ -202,7 +251,7 @@ class Quantity(Strict):
         default="none",
         description="For a series: 'nearest' applies the nearest year's value to model years without one",
     )
-    note: str | None = None
+    note: Text | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -393,22 +442,42 @@ def _price_unit(q: Quantity) -> Quantity:
     return q
 
 
+def _above_zero(why: str):
+    """Refuse zero (in the value, the bounds and every year) where a zero means nothing: ``why``
+    says what the number does in the formulas."""
+    def check(q: Quantity) -> Quantity:
+        for n in q.numbers():
+            if n <= 0:
+                raise bad("zero", "must be above zero: {why} (got {n:g})", {"why": why, "n": n})
+        return q
+
+    return AfterValidator(check)
+
+
 Share = Annotated[Quantity, _unit_is("share", what="a fraction between 0 and 1"), AfterValidator(_at_most_one)]
+Purity = Annotated[Share, _above_zero("prices and quantities are converted to pure drug with it, and a purity of 0 "
+                                      "means no drug")]
 Hectares = Annotated[Quantity, _unit_is("ha", what="hectares")]
 Tonnes = Annotated[Quantity, _unit_is("t", what="metric tonnes")]
 Kilograms = Annotated[Quantity, _unit_is("kg", what="kilograms")]
-TonnesPerHa = Annotated[Quantity, _unit_is("t/ha", what="tonnes per hectare per year")]
-KgPerHa = Annotated[Quantity, _unit_is("kg/ha", what="kilograms per hectare per year")]
+TonnesPerHa = Annotated[Quantity, _unit_is("t/ha", what="tonnes per hectare per year"),
+                        _above_zero("a yield of 0 means the crop produces nothing; leave the stage out instead")]
+KgPerHa = Annotated[Quantity, _unit_is("kg/ha", what="kilograms per hectare per year"),
+                    _above_zero("a yield of 0 means the crop produces nothing; leave the stage out instead")]
 KgPerT = Annotated[Quantity, _unit_is("kg/t", what="kilograms per tonne")]
 KgPerKg = Annotated[Quantity, _unit_is("kg/kg", what="kilograms per kilogram")]
 Persons = Annotated[Quantity, _unit_is("persons", what="number of persons")]
 Events = Annotated[Quantity, _unit_is("events", "persons", what="number of events or persons")]
 GramsPerUser = Annotated[Quantity, _unit_is("g/user", what="pure grams per user per year")]
 Factor = Annotated[Quantity, _unit_is("ratio", what="a dimensionless ratio of at least 1"), AfterValidator(_at_least_one)]
-Price = Annotated[Quantity, AfterValidator(_price_unit)]
+Price = Annotated[Quantity, AfterValidator(_price_unit),
+                  _above_zero("a price of 0 would value the drug at nothing (and a price per pure kilogram is "
+                              "divided by purity)")]
 UsdAmount = Annotated[Quantity, _unit_is("USD", what="US dollars")]
 UsdPerPerson = Annotated[Quantity, _unit_is("USD/person", what="US dollars per person")]
-LcuPerUsd = Annotated[Quantity, AfterValidator(lambda q: q)]
+LcuPerUsd = Annotated[Quantity, _above_zero("values in local currency are divided by the exchange rate")]
+Conversion = Annotated[Quantity, _above_zero("the next stage's quantity is this stage's times the conversion, so 0 "
+                                             "would end the chain")]
 
 
 class PricePoint(Strict):
@@ -416,4 +485,4 @@ class PricePoint(Strict):
 
     place: Text = Field(description="Where the price is observed, e.g. 'Pacific departure ports'")
     price: Price
-    purity: Share = Field(description="Purity of the product sold at this price (share of pure drug)")
+    purity: Purity = Field(description="Purity of the product sold at this price (share of pure drug)")

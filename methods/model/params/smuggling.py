@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from .drugs import DataGap
-from .records import bad, Events, Factor, Quantity, Share, Strict, Text
+from .records import bad, Events, Factor, Key, Quantity, Share, Strict, Text
 
 PLACES = ("origin", "transit", "destination")
 
@@ -45,7 +45,7 @@ class SmugglerCost(Strict):
         default=None, description="Cost per migrant who pays a smuggler (USD/person or LCU/person)"
     )
     share_of_fees: Share | None = Field(default=None, description="Cost as a share of the corridor's smuggling fees")
-    note: str | None = Field(default=None, description="Who pays whom, and why the residences were chosen")
+    note: Text | None = Field(default=None, description="Who pays whom, and why the residences were chosen")
 
     @model_validator(mode="after")
     def _one_measure(self) -> "SmugglerCost":
@@ -78,7 +78,7 @@ class Corridor(Strict):
     smuggler_residence: PlaceShares = Field(
         description="Residence of the smugglers who receive the fees: origin, transit or destination country"
     )
-    costs: dict[str, SmugglerCost] = Field(
+    costs: dict[Key, SmugglerCost] = Field(
         default_factory=dict, description="Smugglers' costs, where data exist (auxiliary breakdown; optional)"
     )
 
@@ -99,9 +99,9 @@ class Corridor(Strict):
 
 
 class SmugglingMarket(Strict):
-    corridors: dict[str, Corridor] = Field(default_factory=dict)
+    corridors: dict[Key, Corridor] = Field(default_factory=dict)
     data_gaps: list[DataGap] = Field(default_factory=list)
-    note: str | None = None
+    note: Text | None = None
 
     @model_validator(mode="after")
     def _something(self) -> "SmugglingMarket":
