@@ -163,16 +163,31 @@ def test_export_totals_equal_inward_plus_outward(exported):
 
 def test_export_formats_carry_the_same_numbers(exported):
     csv, xlsx, sdmx = exported["csv"], exported["xlsx"], exported["sdmx-csv"]
-    assert len(csv) == len(xlsx) == len(sdmx)
+    assert len(csv) == len(xlsx)
     import numpy as np
 
-    assert np.allclose(csv["value_usd"].values, xlsx["value_usd"].values, rtol=1e-12, atol=1e-6)
-    assert np.allclose(np.sort(sdmx["OBS_VALUE"].values), np.sort(csv["value_usd"].values), rtol=1e-12, atol=1e-6)
-    for col in ("DATAFLOW", "REF_AREA", "TIME_PERIOD", "ACTIVITY", "FLOW", "UNIT_MEASURE", "OBS_VALUE",
-                "LOWER_BOUND", "UPPER_BOUND"):
+    assert np.allclose(csv["value_usd"].values, xlsx["value_usd"].values, rtol=1e-12, atol=1e-6, equal_nan=True)
+    # SDMX carries the two SDG series of 16.4.1, inward (DI_ILL_IN) and outward (DI_ILL_OUT)
+    flows = csv[csv["direction"].isin(["inward", "outward"])]
+    assert len(sdmx) == len(flows)
+    assert np.allclose(np.sort(sdmx["OBS_VALUE"].dropna().values), np.sort(flows["value_usd"].dropna().values),
+                       rtol=1e-12, atol=1e-6)
+    for col in ("DATAFLOW", "SERIES", "REF_AREA", "TIME_PERIOD", "ACTIVITY", "UNIT_MEASURE", "OBS_VALUE",
+                "LOWER_BOUND", "UPPER_BOUND", "OBS_STATUS"):
         assert col in sdmx.columns
+    assert set(sdmx["SERIES"]) == {"DI_ILL_IN", "DI_ILL_OUT"}
     assert set(sdmx["ACTIVITY"]) == {"DRUG_TRAFFICKING", "SMUGGLING_MIGRANTS"}
-    assert set(sdmx["FLOW"]) == {"INWARD", "OUTWARD", "TOTAL"}
+    assert set(sdmx["UNIT_MEASURE"]) == {"USD"}
+
+
+def test_a_market_without_an_estimate_is_exported_as_not_estimated_never_zero(exported):
+    csv, sdmx = exported["csv"], exported["sdmx-csv"]
+    peru = csv[(csv.country == "PER") & (csv.market == "smuggling")]
+    assert len(peru) and (peru["status"] == "not estimated").all() and peru["value_usd"].isna().all()
+    assert (sdmx[(sdmx.REF_AREA == 604) & (sdmx.ACTIVITY == "SMUGGLING_MIGRANTS")]["OBS_STATUS"] == "M").all()
+    assert not ((csv["status"] == "not estimated") & (csv["value_usd"] == 0)).any()
+    meth = csv[(csv.country == "MEX") & (csv["product"] == "methamphetamine_chemicals")]
+    assert len(meth) and (meth["status"] == "not estimated").all()
 
 
 @pytest.mark.parametrize("iso", ["COL", "MEX"])

@@ -211,3 +211,40 @@ def test_the_chapters_compare_total_iffs_with_gdp():
     # US$ 5.27 billion against a GDP of US$ 323 billion: 100 x 5.27 / 323 = 1.63%
     assert "**1.63% of Colombia's GDP** in 2019" in gdp_share_sentence("Colombia", 2019, 5.27e9, 323e9)
     assert "not compared with GDP" in gdp_share_sentence("Ruritania", 2019, 1e6, None)
+
+
+# ----- the national teams' requests: ladders, FOB, heroin from gum, services, retail ----------------------
+
+def test_heroin_from_gum_through_its_morphine():
+    # 16.2% morphine, 48% turned into heroin, 369.4 / 285.3 heavier: 0.162 x 0.48 x 1.294777 = 0.100682 kg per kg
+    assert supply.heroin_per_kg_gum(0.162, 0.48) == pytest.approx(0.162 * 0.48 * 369.4 / 285.3)
+    assert supply.heroin_per_kg_gum(0.162, 0.48) == pytest.approx(0.1006819, rel=1e-6)
+
+
+def test_ladder_price_weights_the_rungs_where_ownership_passes():
+    # 0.5 x 1,000 + 0.3 x 2,000 + 0.2 x 4,000 = 1,900
+    assert prices.ladder_price_usd_per_pure_kg([1000, 2000, 4000], [0.5, 0.3, 0.2]) == pytest.approx(1900)
+    # shares that do not sum to one are normalised: 1 x 1,000 + 1 x 3,000 over 2
+    assert prices.ladder_price_usd_per_pure_kg([1000, 3000], [1, 1]) == pytest.approx(2000)
+    # all shares at zero (a scenario at its low bounds): the rungs count equally
+    assert prices.ladder_price_usd_per_pure_kg([1000, 3000], [0.0, 0.0]) == pytest.approx(2000)
+    # with two rungs it is the home/abroad mix
+    assert prices.ladder_price_usd_per_pure_kg([2500, 25000], [0.75, 0.25]) == pytest.approx(
+        prices.transaction_price_usd_per_pure_kg(2500, 25000, 0.25))
+
+
+def test_fob_rule_adds_a_tenth_of_the_gap_to_the_destination():
+    # 7,000 + 0.1 x (35,000 - 7,000) = 9,800
+    assert prices.fob_price_usd_per_pure_kg(7000, 35000, 0.1) == pytest.approx(9800)
+
+
+def test_services_are_paid_per_kilogram_carried():
+    # 1,000 pure kg, half of it moved by the service, carried at 80% purity: 625 kg x US$50 = 31,250
+    assert valuation.service_payments_usd(1000, 0.5, 50, 0.8) == pytest.approx(31_250)
+
+
+def test_retail_market_from_users_days_and_grams():
+    grams = demand.retail_grams(1000, 0.1, 100, 1.0)  # 1,000 users x 10% x 100 days x 1 g
+    assert grams == pytest.approx(10_000)
+    assert demand.retail_pure_kg(grams, 0.4) == pytest.approx(4.0)  # 10,000 g x 0.4 / 1,000
+    assert demand.retail_spending_usd(grams, 20) == pytest.approx(200_000)

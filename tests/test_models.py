@@ -58,7 +58,7 @@ def test_training_country_iffs_by_hand(xru):
     paste = flows[("coca_paste_base", "borduria")]
     assert paste.price_usd.tolist() == pytest.approx([2_000, 2_000])  # 2018 rate kept for 2019
     # oxidant: 0.5 kg per kg of the 42,000 kg processed, half imported at $10
-    assert flows[("precursors", "permanganate")].value_usd[0] == pytest.approx(105_000)
+    assert flows[("cocaine_chemicals", "permanganate")].value_usd[0] == pytest.approx(105_000)
     t = totals(res.flows, "XRU", len(cf.years))
     assert t[("all", "inward")][0] == pytest.approx(9_600_000 + 150_637_500 + 61_800_000)
     assert t[("all", "outward")][0] == pytest.approx(105_000)
@@ -135,5 +135,92 @@ def test_value_in_local_currency_uses_the_rate_of_its_own_year():
     cf = load("COL")
     v = central_values(cf)
     route = cf.markets.drugs.chains["cocaine"].stages["cocaine_hcl"].exports.routes["central_america_mexico"]
-    fx = v.fx_for(route.home.price)
+    fx = v.fx_for(route.ladder["exit_point"].price)
     assert fx.tolist() == pytest.approx([2951.33] * 5)  # a 2017 price: the 2017 rate every year
+
+
+# ----- income by stage, chemicals, services, not estimated -----------------------------------------------
+
+@pytest.mark.parametrize("iso", ["COL", "PER", "MEX", "XRU"])
+def test_no_stage_adds_more_value_than_it_sells_and_legal_leaf_is_not_illicit_income(iso):
+    from methods.model.drugs.chain import income_aggregates
+
+    cf = load(iso)
+    res = evaluate_drug_market(cf.markets.drugs, central_values(cf))
+    for chain in res.chains.values():
+        for row in chain.value_chain:
+            assert (row.value_added_usd <= row.gross_output_usd + 1e-6).all(), (iso, row.stage)
+            assert (row.intermediate_consumption_usd >= 0).all()
+            if row.stage == "coca_leaf":  # only the leaf that goes to the illicit chain is output
+                b = chain.balances["coca_leaf"]
+                assert row.quantity == pytest.approx(b.production - b.licit_use)
+        agg = income_aggregates(chain.value_chain)
+        assert agg["value_added_usd"] == pytest.approx(sum(r.value_added_usd for r in chain.value_chain))
+
+
+def test_training_country_leaf_income_excludes_traditional_use(xru):
+    cf, v = xru
+    leaf = next(r for r in evaluate_drug_market(cf.markets.drugs, v).chains["cocaine"].value_chain if r.stage == "coca_leaf")
+    # (50,000 - 2,000) t x US$1 per kg: 48 million, not 50
+    assert leaf.gross_output_usd[0] == pytest.approx(48_000_000)
+
+
+@pytest.mark.parametrize("iso", ["COL", "PER", "MEX"])
+def test_real_countries_have_chemical_inputs_above_zero_in_every_year(iso):
+    cf = load(iso)
+    _, records = evaluate_market(cf, "drugs", central_values(cf))
+    chemicals = [r for r in records if r.component == "precursors"]
+    assert chemicals
+    total = sum(r.value_usd for r in chemicals)
+    assert (np.asarray(total) > 0).all()
+    for r in chemicals:  # quantity x imported share x price, by hand
+        assert r.value_usd == pytest.approx(r.quantity * r.detail["imported_share"] * r.price_usd)
+
+
+def test_a_flow_listed_as_a_data_gap_is_not_estimated_never_zero():
+    from methods.model.results import summary_frame
+
+    cf = load("MEX")
+    summary = summary_frame(cf, "drugs", Prepared.from_file(cf), 200, 1)
+    gap = summary[(summary["product"] == "methamphetamine_chemicals") & (summary["direction"] == "outward")]
+    assert len(gap) and (gap["status"] == "not estimated").all() and gap["value_usd"].isna().all()
+    totals_rows = summary[(summary["product"] == "all") & (summary["direction"].isin(["outward", "total"]))]
+    assert (totals_rows["status"] == "partial: excludes flows not estimated").all()
+    assert not ((summary["status"] == "not estimated") & (summary["value_usd"] == 0)).any()
+
+
+def test_peru_estimates_paste_consumption_from_prevalence():
+    cf = load("PER")
+    res = evaluate_drug_market(cf.markets.drugs, central_values(cf))
+    paste = res.chains["cocaine"].balances["coca_paste_base"]
+    st = cf.markets.drugs.chains["cocaine"].stages["coca_paste_base"]
+    expected = (cf.markets.drugs.population.value * st.consumption.prevalence.value * st.consumption.grams_per_user.value / 1000)
+    assert paste.consumption == pytest.approx([expected] * 5)
+    assert (paste.exports > 0).all()  # base flown to Bolivia
+
+
+def test_retail_triangulation_is_set_beside_the_balance():
+    from methods.model.chapter.tables import retail_table
+
+    cf = load("MEX")
+    chain = evaluate_drug_market(cf.markets.drugs, central_values(cf)).chains["cocaine"]
+    estimate = chain.retail["cocaine_hcl"]
+    retail = cf.markets.drugs.chains["cocaine"].stages["cocaine_hcl"].retail
+    users = cf.markets.drugs.population.value * retail.prevalence.value
+    shares = {k: t.share_of_users.value for k, t in retail.user_types.items()}
+    grams = sum(users * shares[k] / sum(shares.values()) * t.days_per_year.value * t.grams_per_day.value
+                for k, t in retail.user_types.items())
+    assert estimate.pure_kg[0] == pytest.approx(grams * retail.purity.value / 1000)
+    table = retail_table(estimate, chain.balances["cocaine_hcl"].consumption, cf.years)
+    ratio = table.loc[("ratio, demand side / balance", "")]
+    assert ratio.iloc[0] == pytest.approx(estimate.pure_kg[0] / chain.balances["cocaine_hcl"].consumption[0])
+
+
+def test_heroin_is_made_from_gum_through_its_morphine_and_checked_against_the_us_estimate():
+    cf = load("MEX")
+    chain = evaluate_drug_market(cf.markets.drugs, central_values(cf)).chains["heroin"]
+    m = cf.markets.drugs.chains["heroin"].stages["opium"].conversion_from_morphine
+    kappa = m.morphine_content.value * m.lab_efficiency.value * 369.4 / 285.3
+    assert chain.conversions["opium"] == pytest.approx(kappa)
+    assert chain.balances["heroin"].inflow == pytest.approx(chain.balances["opium"].outflow * kappa)
+    assert cf.markets.drugs.chains["heroin"].stages["heroin"].cross_checks["ondcp"].quantity.values[2017].value == 111000

@@ -43,10 +43,18 @@ def test_quantity_gap_is_named():
 
 
 def test_sdmx_layout():
-    summary = pd.DataFrame([dict(country="COL", ref_area=170, year=2019, market="drugs", drug="cocaine",
-                                 product="all", direction="total", scenario="central", value_usd=10.0, low_usd=8.0,
-                                 median_usd=10.5, high_usd=13.0, unit="USD", sources="a;b")])
-    sdmx = sdmx_csv_table(results_table(summary)).iloc[0]
-    assert sdmx.REF_AREA == "170" and sdmx.TIME_PERIOD == 2019 and sdmx.ACTIVITY == "DRUG_TRAFFICKING"
-    assert sdmx.PRODUCT == "_T" and sdmx.FLOW == "TOTAL" and sdmx.UNIT_MEASURE == "USD"
-    assert (sdmx.OBS_VALUE, sdmx.LOWER_BOUND, sdmx.UPPER_BOUND) == (10.0, 8.0, 13.0)
+    rows = [dict(country="COL", ref_area=170, year=2019, market="drugs", drug="cocaine", product="all", label="all products",
+                 direction=d, scenario="central", value_usd=v, low_usd=lo, median_usd=v, high_usd=hi, unit="USD",
+                 status="estimated", sources="a;b") for d, v, lo, hi in (("inward", 6.0, 5.0, 8.0), ("outward", 4.0, 3.0, 5.0),
+                                                                          ("total", 10.0, 8.0, 13.0))]
+    rows.append(dict(rows[0], market="smuggling", value_usd=float("nan"), low_usd=float("nan"), median_usd=float("nan"),
+                     high_usd=float("nan"), status="not estimated", sources=""))
+    sdmx = sdmx_csv_table(results_table(pd.DataFrame(rows)))
+    # the two SDG series of indicator 16.4.1; the total is their sum and is not repeated
+    assert sorted(sdmx.SERIES) == ["DI_ILL_IN", "DI_ILL_IN", "DI_ILL_OUT"]
+    first = sdmx[(sdmx.SERIES == "DI_ILL_IN") & (sdmx.ACTIVITY == "DRUG_TRAFFICKING")].iloc[0]
+    assert first.REF_AREA == "170" and first.TIME_PERIOD == 2019 and first.PRODUCT == "_T"
+    assert first.UNIT_MEASURE == "USD"  # current US dollars, not CON_USD (constant)
+    assert (first.OBS_VALUE, first.LOWER_BOUND, first.UPPER_BOUND, first.OBS_STATUS) == (6.0, 5.0, 8.0, "A")
+    missing = sdmx[sdmx.ACTIVITY == "SMUGGLING_MIGRANTS"].iloc[0]
+    assert missing.OBS_STATUS == "M" and pd.isna(missing.OBS_VALUE)  # not estimated: no value, never zero

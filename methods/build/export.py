@@ -17,7 +17,7 @@ from .project import Project
 
 FORMATS = ("csv", "xlsx", "sdmx-csv")
 EXPORT_COLUMNS = ["country", "ref_area", "year", "market", "drug", "product", "label", "direction", "scenario",
-                  "value_usd", "low_usd", "median_usd", "high_usd", "unit", "sources"]
+                  "value_usd", "low_usd", "median_usd", "high_usd", "unit", "status", "sources"]
 README_ROWS = [
     ("country", "ISO 3166-1 alpha-3 code of the reporting country"),
     ("ref_area", "UN M49 code of the reporting country"),
@@ -33,11 +33,14 @@ README_ROWS = [
     ("median_usd", "50th percentile of the Monte Carlo draws"),
     ("high_usd", "95th percentile of the Monte Carlo draws"),
     ("unit", "USD: current US dollars"),
+    ("status", "estimated; not estimated (no value: the data are missing, see the chapter's data gaps; never zero); "
+               "partial (a total that leaves out flows not estimated)"),
     ("sources", "bibliography keys (book/references.bib) of the inputs behind the estimate"),
 ]
 ACTIVITY = {"drugs": "DRUG_TRAFFICKING", "smuggling": "SMUGGLING_MIGRANTS"}
 SDMX_DATAFLOW = "IFF_HANDBOOK:DF_IFF_ILLEGAL_MARKETS(1.0)"
-SDMX_SERIES = "IFF_ILLEGAL_MARKETS"  # placeholder: the SDG series code for 16.4.1 by activity was not retrieved
+# the UN SDG series of indicator 16.4.1 (UN Global SDG Indicators Database)
+SERIES = {"inward": "DI_ILL_IN", "outward": "DI_ILL_OUT"}
 
 
 def chapter_dirs(project: Project, include_fictional: bool = False) -> list[Path]:
@@ -69,9 +72,31 @@ def load_flows(project: Project, include_fictional: bool = False) -> pd.DataFram
     return _read(project, "flows", include_fictional)
 
 
-def results_table(summaries: pd.DataFrame) -> pd.DataFrame:
+def not_estimated_rows(cfs) -> pd.DataFrame:
+    """Rows for the markets a country's file declares but cannot estimate (only data gaps): shown as
+    *not estimated*, with no value, never as zero."""
+    from ..model.results import STATUS
+
+    rows = []
+    for cf in cfs:
+        if cf.fictional:
+            continue
+        for market in cf.unestimated_markets():
+            for year in cf.years:
+                for direction in ("inward", "outward", "total"):
+                    rows.append({"country": cf.country, "ref_area": cf.m49, "year": year, "market": market, "drug": "",
+                                 "product": "all", "label": "all products", "direction": direction, "scenario": "central",
+                                 "value_usd": float("nan"), "low_usd": float("nan"), "median_usd": float("nan"),
+                                 "high_usd": float("nan"), "unit": "USD", "status": STATUS["not_estimated"], "sources": ""})
+    return pd.DataFrame(rows)
+
+
+def results_table(summaries: pd.DataFrame, unestimated: pd.DataFrame | None = None) -> pd.DataFrame:
     """The tidy table of results: one row per country, year, market, product, direction and scenario."""
-    out = summaries.copy()
+    out = summaries.copy() if unestimated is None or unestimated.empty else pd.concat([summaries, unestimated],
+                                                                                        ignore_index=True)
+    if "status" not in out:
+        out["status"] = "estimated"
     out["ref_area"] = out["ref_area"].astype("Int64")
     out["drug"] = out["drug"].fillna("")
     out["label"] = out["label"].fillna("") if "label" in out else out["product"]
@@ -81,21 +106,25 @@ def results_table(summaries: pd.DataFrame) -> pd.DataFrame:
 
 
 def sdmx_csv_table(results: pd.DataFrame) -> pd.DataFrame:
-    """The results in SDMX-CSV layout, with SDG concept names.
+    """The results in SDMX-CSV layout, with the SDG series of indicator 16.4.1 and SDG concept names.
 
-    Dimensions: REF_AREA (M49), TIME_PERIOD, ACTIVITY, PRODUCT (``_T`` for all products), FLOW
-    (INWARD, OUTWARD, TOTAL), SCENARIO; measure OBS_VALUE with UNIT_MEASURE, attributes
-    LOWER_BOUND and UPPER_BOUND (5th and 95th percentiles), NATURE (E: estimated) and SOURCE_DETAIL.
+    SERIES is ``DI_ILL_IN`` (inward IFFs) or ``DI_ILL_OUT`` (outward IFFs), the UN Global SDG
+    Indicators Database series of the indicator; the indicator itself is their sum, so total rows
+    are not repeated. Dimensions: REF_AREA (M49), TIME_PERIOD, ACTIVITY (the illegal market:
+    DRUG_TRAFFICKING or SMUGGLING_MIGRANTS, the handbook's own codes: the SDG code list of the
+    activity was not found), PRODUCT (``_T`` for all products), SCENARIO; measure OBS_VALUE in
+    UNIT_MEASURE ``USD``, current US dollars (not ``CON_USD``, which the SDG code list uses for
+    constant dollars); attributes LOWER_BOUND and UPPER_BOUND (5th and 95th percentiles), NATURE
+    (E: estimated), OBS_STATUS (A: normal; M: missing, a flow not estimated) and SOURCE_DETAIL.
     """
-    r = results[results["ref_area"].notna()]
+    r = results[results["ref_area"].notna() & results["direction"].isin(SERIES)]
     return pd.DataFrame({
         "DATAFLOW": SDMX_DATAFLOW,
-        "SERIES": SDMX_SERIES,
+        "SERIES": r["direction"].map(SERIES),
         "REF_AREA": r["ref_area"].astype(int).map(lambda x: f"{x:03d}"),
         "TIME_PERIOD": r["year"].astype(int),
         "ACTIVITY": r["market"].map(ACTIVITY),
         "PRODUCT": r["product"].map(lambda p: "_T" if p == "all" else p.upper()),
-        "FLOW": r["direction"].str.upper(),
         "SCENARIO": r["scenario"].str.upper(),
         "UNIT_MEASURE": "USD",
         "UNIT_MULT": 0,
@@ -103,6 +132,7 @@ def sdmx_csv_table(results: pd.DataFrame) -> pd.DataFrame:
         "LOWER_BOUND": r["low_usd"],
         "UPPER_BOUND": r["high_usd"],
         "NATURE": "E",
+        "OBS_STATUS": r["status"].map(lambda st: "M" if st == "not estimated" else "A"),
         "SOURCE_DETAIL": r["sources"],
     }).reset_index(drop=True)
 
@@ -186,4 +216,7 @@ def export(project: Project, fmt: str, output: Path, include_fictional: bool = F
     summaries = load_summaries(project, include_fictional)
     if summaries.empty:
         raise IffError("there are no results yet: run `iff build` (or `iff run`) first")
-    return write_table(results_table(summaries), fmt, output), replaces
+    from .pages import valid_files
+
+    unestimated = not_estimated_rows([cf for iso, cf in valid_files(project).items() if include_fictional or not cf.fictional])
+    return write_table(results_table(summaries, unestimated), fmt, output), replaces

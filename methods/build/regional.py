@@ -15,7 +15,7 @@ from ..model.chapter.tables import product_label
 from ..model.network import mirror_pairs
 from ..model.params import CountryFile
 from .charts import grouped_bars
-from .export import load_flows, load_summaries, results_table, write_table
+from .export import load_flows, load_summaries, not_estimated_rows, results_table, write_table
 from .files import write_if_changed, write_with
 from .project import Project
 from .render import Md, md_text, render
@@ -51,7 +51,7 @@ def write_results_pages(project: Project, cfs: dict[str, CountryFile]) -> bool:
         write_if_changed(out / "mirror.md", render("results-waiting.md.j2", label="mirror-flows",
                                                   title="Mirror flows between countries"))
         return False
-    results = results_table(summaries)
+    results = results_table(summaries, not_estimated_rows(cfs.values()))
     names = {iso: cfs[iso].name if iso in cfs else iso for iso in results["country"].unique()}
     # the xlsx file carries a timestamp: it is rewritten only when the data (the csv) changed
     csv_changed = True

@@ -18,7 +18,7 @@ from .params import CountryFile, Quantity, iter_quantities
 Path = tuple  # an input's path in the parameter file
 
 STRUCTURAL_FIELDS = {"abroad_share", "resident_share"}
-STRUCTURAL_PARENTS = {"payment_place", "smuggler_residence"}
+STRUCTURAL_PARENTS = {"payment_place", "smuggler_residence", "sold_at"}
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,8 @@ class InputInfo:
 
 
 def is_structural(path: Path) -> bool:
-    """Point-of-sale and residence shares define scenarios; they are not sampled."""
+    """Point-of-sale shares (where ownership passes on a route) and residence shares define scenarios;
+    they are not sampled."""
     return bool(path) and (path[-1] in STRUCTURAL_FIELDS or (len(path) > 1 and path[-2] in STRUCTURAL_PARENTS))
 
 

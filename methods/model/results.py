@@ -50,8 +50,9 @@ def check_finite(cf: CountryFile, records: list[FlowRecord]) -> None:
                                  "or a value far too large)")
 
 
-def totals(records: list[FlowRecord], country: str, n_years: int) -> dict[tuple[str, str], np.ndarray]:
-    """Sums by (product, direction), plus ('all', inward|outward|total). Domestic flows are excluded."""
+def totals(records: list[FlowRecord], country: str, n_years: int, valuation: str = "transaction") -> dict[tuple[str, str], np.ndarray]:
+    """Sums by (product, direction), plus ('all', inward|outward|total). Domestic flows are excluded.
+    ``valuation="fob"`` values the routes that give the FOB rule at their FOB price instead."""
     out: dict[tuple[str, str], np.ndarray] = {}
     zero = np.zeros(n_years)
     for r in records:
@@ -59,7 +60,8 @@ def totals(records: list[FlowRecord], country: str, n_years: int) -> dict[tuple[
         if direction not in DIRECTIONS:
             continue
         key = (r.product, direction)
-        out[key] = out.get(key, zero) + r.value_usd
+        value = r.detail.get("fob_value_usd", r.value_usd) if valuation == "fob" else r.value_usd
+        out[key] = out.get(key, zero) + value
     products = sorted({k[0] for k in out})
     for p in products:
         for d in DIRECTIONS:
@@ -71,10 +73,18 @@ def totals(records: list[FlowRecord], country: str, n_years: int) -> dict[tuple[
     return out
 
 
-def market_totals(cf: CountryFile, market: str, v: Values) -> dict[tuple[str, str], np.ndarray]:
+def market_totals(cf: CountryFile, market: str, v: Values, valuation: str = "transaction") -> dict[tuple[str, str], np.ndarray]:
     """A market's totals by (product, direction) for the inputs ``v``: what the Monte Carlo, the
     scenarios and the sensitivity analysis evaluate (the value-added table is skipped)."""
-    return totals(evaluate_market(cf, market, v, detail=False)[1], cf.country, len(cf.years))
+    return totals(evaluate_market(cf, market, v, detail=False)[1], cf.country, len(cf.years), valuation)
+
+
+def has_fob_rule(cf: CountryFile) -> bool:
+    """True when a route of the file gives the FOB valuation rule (a valuation scenario)."""
+    if cf.markets.drugs is None:
+        return False
+    return any(r.fob is not None for chain in cf.markets.drugs.chains.values() for st in chain.stages.values()
+               for trade in (st.exports, st.imports) if trade is not None for r in trade.routes.values())
 
 
 RECORD_COLUMNS = ["year", "market", "drug", "product", "direction", "component", "partner", "route", "label",
@@ -112,9 +122,8 @@ def sources_by_product(cf: CountryFile, market: str) -> dict[str, list[str]]:
         common = fx_keys | ({s.key for _, s in iter_sources(cf.markets.drugs.population)} if cf.markets.drugs.population else set())
         for drug, chain in cf.markets.drugs.chains.items():
             keys = {s.key for _, s in iter_sources(chain)} | common
-            for stage in chain.stages:
-                out.setdefault(stage, set()).update(keys)
-            out.setdefault("precursors", set()).update(keys)
+            for product in [*chain.stages, f"{drug}_chemicals", f"{drug}_services"]:
+                out.setdefault(product, set()).update(keys)
     if market == "smuggling" and cf.markets.smuggling is not None:
         for cid, c in cf.markets.smuggling.corridors.items():
             out[cid] = {s.key for _, s in iter_sources(c)} | fx_keys
@@ -124,18 +133,39 @@ def sources_by_product(cf: CountryFile, market: str) -> dict[str, list[str]]:
 def product_labels(cf: CountryFile, market: str) -> dict[str, str]:
     """A reader's name for each product of a market: the stage of a drug chain, the chemical inputs,
     or the smuggling corridor's label from the parameter file."""
-    out = {"all": "all products", "precursors": "chemical inputs"}
+    out = {"all": "all products"}
     if market == "drugs" and cf.markets.drugs is not None:
-        for chain in cf.markets.drugs.chains.values():
+        for drug, chain in cf.markets.drugs.chains.items():
             out.update({stage: STAGE_LABELS[stage] for stage in chain.stages})
+            out.update({f"{drug}_chemicals": f"chemical inputs ({drug})", f"{drug}_services": f"services ({drug})"})
     if market == "smuggling" and cf.markets.smuggling is not None:
         out.update({cid: c.label for cid, c in cf.markets.smuggling.corridors.items()})
     return out
 
 
+def not_estimated_flows(cf: CountryFile, market: str) -> list[tuple[str, str, str, str]]:
+    """(drug, product, direction, what is missing) for every flow the file's data gaps leave
+    unestimated: shown as *not estimated*, never as zero."""
+    section = getattr(cf.markets, market)
+    out = []
+    for gap in (section.data_gaps if section is not None else []):
+        if gap.affects is not None:
+            drug, product = gap.affects.drug or "", gap.affects.product
+            if product in ("chemicals", "precursors", "services"):
+                product = f"{drug}_{'services' if product == 'services' else 'chemicals'}"
+            out.append((drug, product, gap.affects.direction, gap.what))
+    return out
+
+
+STATUS = {"estimated": "estimated", "not_estimated": "not estimated",
+          "partial": "partial: excludes flows not estimated"}
+
+
 def summary_frame(cf: CountryFile, market: str, prepared, n_draws: int, seed: int) -> pd.DataFrame:
     """Inward, outward and total IFFs by product, year and structural scenario, with the
-    Monte Carlo 5th, 50th and 95th percentiles (current US dollars)."""
+    Monte Carlo 5th, 50th and 95th percentiles (current US dollars). A flow that the file's data gaps
+    leave unestimated has a row with no value and the status *not estimated*; the totals it would
+    belong to are marked *partial*."""
     from .uncertainty import SCENARIOS, monte_carlo, percentiles
 
     years = cf.years
@@ -147,24 +177,40 @@ def summary_frame(cf: CountryFile, market: str, prepared, n_draws: int, seed: in
     drug_of = {}
     if market == "drugs":
         for drug, chain in cf.markets.drugs.chains.items():
-            for stage in chain.stages:
-                drug_of[stage] = drug
+            for product in [*chain.stages, f"{drug}_chemicals", f"{drug}_services"]:
+                drug_of[product] = drug
     sources = sources_by_product(cf, market)
     labels = product_labels(cf, market)
+    missing = not_estimated_flows(cf, market)
     rows = []
-    for scenario in SCENARIOS:
-        det = evaluate(prepared.scenario(scenario, prefix))
-        pct = percentiles(monte_carlo(prepared, evaluate, scenario, n_draws, seed, prefix))
+
+    def row(scenario, product, direction, i, year, status, value=float("nan"), low=float("nan"), median=float("nan"),
+            high=float("nan"), drug=None):
+        return {"country": cf.country, "ref_area": cf.m49, "year": year, "market": market,
+                "drug": drug if drug is not None else drug_of.get(product, ""), "product": product,
+                "label": labels.get(product, product), "direction": direction, "scenario": scenario,
+                "value_usd": value, "low_usd": low, "median_usd": median, "high_usd": high, "unit": "USD",
+                "status": STATUS[status],
+                "sources": ";".join(sources.get(product, sorted({k for v in sources.values() for k in v})))}
+
+    scenarios = SCENARIOS + (("fob",) if market == "drugs" and has_fob_rule(cf) else ())
+    for scenario in scenarios:
+        ev = (lambda v: market_totals(cf, market, v, valuation="fob")) if scenario == "fob" else evaluate
+        base = "central" if scenario == "fob" else scenario
+        det = ev(prepared.scenario(base, prefix))
+        pct = percentiles(monte_carlo(prepared, ev, base, n_draws, seed, prefix))
+        estimated = {(p, d) for p, d in det}
+        gaps = [(drug, p, d) for drug, p, d, _ in missing if (p, d) not in estimated or not np.any(det[(p, d)])]
+        partial_directions = {d for _, _, d in gaps} | ({"total"} if gaps else set())
         for (product, direction), arr in det.items():
+            if any(p == product and d == direction for _, p, d in gaps):
+                continue  # shown below as not estimated
+            status = "partial" if product == "all" and direction in partial_directions else "estimated"
             for i, year in enumerate(years):
-                rows.append({
-                    "country": cf.country, "ref_area": cf.m49, "year": year, "market": market,
-                    "drug": drug_of.get(product, ""), "product": product, "label": labels.get(product, product),
-                    "direction": direction, "scenario": scenario,
-                    "value_usd": float(np.asarray(arr)[..., i]),
-                    "low_usd": float(pct[(product, direction)][0, i]),
-                    "median_usd": float(pct[(product, direction)][1, i]),
-                    "high_usd": float(pct[(product, direction)][2, i]),
-                    "unit": "USD", "sources": ";".join(sources.get(product, sorted({k for v in sources.values() for k in v}))),
-                })
+                rows.append(row(scenario, product, direction, i, year, status, float(np.asarray(arr)[..., i]),
+                                float(pct[(product, direction)][0, i]), float(pct[(product, direction)][1, i]),
+                                float(pct[(product, direction)][2, i])))
+        for drug, product, direction in gaps:
+            for i, year in enumerate(years):
+                rows.append(row(scenario, product, direction, i, year, "not_estimated", drug=drug))
     return pd.DataFrame(rows)

@@ -188,7 +188,20 @@ def assumptions_markdown(infos: list[InputInfo], prefix: tuple) -> str:
 def styled(df: pd.DataFrame, number_format=None, caption: str | None = None):
     """A table for display, every text (cells, row and column labels, caption) escaped for HTML: a
     label from a parameter file is shown as typed. Line breaks inside a cell are kept."""
-    style = (df.style.format(number_format, escape="html", na_rep="")
+    def cell(fmt):
+        def show(x):
+            if isinstance(x, str):
+                return html_text(x)
+            if x is None or (isinstance(x, float) and x != x):
+                return ""
+            return fmt.format(x) if fmt else html_text(x)
+        return show
+
+    if isinstance(number_format, dict):
+        formatter = {col: cell(number_format.get(col)) for col in df.columns}
+    else:
+        formatter = cell(number_format)
+    style = (df.style.format(formatter)
              .format_index(escape="html", axis=0).format_index(escape="html", axis=1)
              .set_properties(**{"white-space": "pre-line"}))
     return style.set_caption(html_text(caption)) if caption else style
@@ -222,6 +235,10 @@ def stage_unit_label(stage: str) -> str:
 
 
 def product_label(product: str) -> str:
+    """A reader's name for a product key: a stage, a drug's chemical inputs or services."""
+    for suffix, what in (("_chemicals", "chemical inputs"), ("_services", "services")):
+        if product.endswith(suffix):
+            return f"{what} ({product[: -len(suffix)]})"
     return STAGE_LABELS.get(product, product.replace("_", " "))
 
 
@@ -246,14 +263,18 @@ def balance_table(balances: dict[str, StageBalance], years: list[int]) -> pd.Dat
     return pd.concat(blocks)
 
 
-def gdp_share_sentence(country: str, year: int, total_usd: float, gdp_usd: float | None) -> str:
-    """Total IFFs as a percentage of GDP, as a sentence: :math:`s = 100 \\times IFF / GDP`."""
+def gdp_share_sentence(country: str, year: int, total_usd: float, gdp_usd: float | None,
+                       gdp_year: int | None = None) -> str:
+    """Total IFFs as a percentage of GDP, as a sentence: :math:`s = 100 \\times IFF / GDP`.
+    ``gdp_year``: the year of the GDP used, when the file carries an earlier year's value forward."""
     if gdp_usd is None or not np.isfinite(total_usd):
         return "No GDP is given in the parameter file, so IFFs are not compared with GDP."
     share = 100 * total_usd / gdp_usd
-    return (f"That total is **{share:.2f}% of {md_text(country)}'s GDP** in {year} (US\\$ {gdp_usd / 1e9:,.1f} billion), a "
-            f"comparison of scale only: IFFs are gross values of transactions, not a part of GDP. The source of "
-            f"GDP is on the country's page of inputs.")
+    carried = (f", the GDP of {gdp_year}: the parameter file gives none for {year}"
+               if gdp_year is not None and gdp_year != year else "")
+    return (f"That total is **{share:.2f}% of {md_text(country)}'s GDP** in {year} (US\\$ {gdp_usd / 1e9:,.1f} billion"
+            f"{carried}), a comparison of scale only: IFFs are gross values of transactions, not a part of GDP. The "
+            f"source of GDP is on the country's page of inputs.")
 
 
 def _year_list(years: list) -> str:
@@ -287,3 +308,99 @@ def central_vs_interval(years: list[int], central, low, high) -> str:
                      f"or highest figure found), so most combinations of inputs give a total {side} it.")
     return ("**Note.** " + " ".join(parts) + " The central estimate combines each input's central value; both "
             "numbers are reported, and the tornado chart below shows which inputs are responsible.")
+
+
+# ----- the national teams' requests: chemicals, services, price ladders, income, retail, cross-checks -----
+
+def _per_year(arr, years) -> list[float]:
+    return [float(x) for x in np.broadcast_to(np.asarray(arr, dtype=float), (len(years),))]
+
+
+def chemicals_table(records, years: list[int]) -> pd.DataFrame:
+    """One row per chemical input and year: quantity needed, price, share bought from non-residents
+    and the outward IFF (quantity x share x price)."""
+    rows = []
+    for r in records:
+        if r.component != "precursors":
+            continue
+        unit = r.quantity_unit.split()[0]
+        for y, q, price, share, value in zip(years, _per_year(r.quantity, years), _per_year(r.price_usd, years),
+                                             _per_year(r.detail["imported_share"], years), _per_year(r.value_usd, years)):
+            rows.append({"chemical": r.label, "drug": r.drug, "year": y, f"quantity needed": q, "unit": unit,
+                         "price, US$ per unit": price, "share bought from non-residents": share,
+                         "outward IFF, US$ million": value / 1e6})
+    return pd.DataFrame(rows)
+
+
+def services_table(records, country: str, years: list[int]) -> pd.DataFrame:
+    """The services paid across the border: rows (service, who pays whom, direction), columns years (US$ million)."""
+    rows = {}
+    for r in records:
+        if r.component != "services":
+            continue
+        direction = r.direction(country) or "not this country's flow"
+        payer = "residents" if r.payer == country else r.payer
+        payee = "residents" if r.payee == country else r.payee
+        rows[(r.label, f"{payer} → {payee}", direction)] = [v / 1e6 for v in _per_year(r.value_usd, years)]
+    table = pd.DataFrame(rows, index=[str(y) for y in years]).T
+    if len(table):
+        table.index = table.index.set_names(["service", "paid by → to", "for this country"])
+    return table
+
+
+def ladder_table(route, prices_usd_per_pure_kg: dict, year_index: int, sold_at: dict | None) -> pd.DataFrame:
+    """The price ladder of one route in one year: each rung's place, price per pure kilogram and the
+    share of the route's quantity whose ownership passes there."""
+    rows = []
+    for key, point in route.rungs().items():
+        share = sold_at.get(key) if sold_at else None
+        rows.append({"where": point.place, "US$ per pure kg": float(np.asarray(prices_usd_per_pure_kg[key])[..., year_index]),
+                     "share sold there": "" if share is None else f"{float(np.asarray(share)[..., year_index]):.0%}"})
+    return pd.DataFrame(rows)
+
+
+def income_table(value_chain_rows, iffs_total, years: list[int]) -> pd.DataFrame:
+    """UNODC's three aggregates side by side (US$ million): gross illicit income (the sales of every
+    stage), value added (income after the inputs bought) and IFFs (inward + outward)."""
+    from ..drugs.chain import income_aggregates
+
+    agg = income_aggregates(value_chain_rows)
+    return pd.DataFrame({"gross illicit income": np.asarray(agg["gross_income_usd"]) / 1e6,
+                         "value added (illicit income)": np.asarray(agg["value_added_usd"]) / 1e6,
+                         "IFFs (inward + outward)": np.asarray(iffs_total, dtype=float) / 1e6},
+                        index=[str(y) for y in years]).T
+
+
+def retail_table(estimate, balance_consumption, years: list[int]) -> pd.DataFrame:
+    """Triangulation: the retail market from the demand side against the balance's consumption."""
+    rows = {
+        ("past-year users", "persons"): _per_year(estimate.users, years),
+        **{(f"grams bought ({k} users)", "grams as sold"): _per_year(g, years) for k, g in estimate.grams_by_type.items()},
+        ("consumption from the demand side", "kg pure"): _per_year(estimate.pure_kg, years),
+        ("consumption in the supply balance", "kg pure"): _per_year(balance_consumption, years),
+        ("ratio, demand side / balance", ""): [a / b if b else float("nan") for a, b in
+                                                zip(_per_year(estimate.pure_kg, years), _per_year(balance_consumption, years))],
+        ("users' spending at retail", "US$ million"): [x / 1e6 for x in _per_year(estimate.spending_usd, years)],
+    }
+    table = pd.DataFrame(rows, index=[str(y) for y in years]).T
+    table.index = table.index.set_names(["", "unit"])
+    return table
+
+
+def cross_check_table(stage: str, modelled_kg, cross_checks, v, years: list[int]) -> pd.DataFrame:
+    """The model's production of a stage beside independent estimates of it (kg)."""
+    rows = {("this handbook", STAGE_LABELS.get(stage, stage)): _per_year(modelled_kg, years)}
+    for c in cross_checks.values():
+        rows[(c.label, STAGE_LABELS.get(stage, stage))] = _per_year(v(c.quantity), years)
+    table = pd.DataFrame(rows, index=[str(y) for y in years]).T / 1000.0
+    table.index = table.index.set_names(["estimate", "product"])
+    return table
+
+
+def not_estimated_markdown(missing) -> str:
+    """The flows a file's data gaps leave unestimated, as a Markdown list (never shown as zero)."""
+    if not missing:
+        return ""
+    items = [f"- **{md_text(product_label(product))}** ({md_text(direction)}): not estimated. Missing: {md_text(what)}"
+             for _drug, product, direction, what in missing]
+    return "**Not estimated** (shown as such in every table and export, never as zero):\n\n" + "\n".join(items)

@@ -13,16 +13,31 @@ import numpy as np
 from ..accounting import FlowRecord
 from ..inputs import Values
 from ..params import CHAIN_STAGES, Chain, DrugMarket, Route, Stage, Trade
-from ..params.drugs import Precursor, Volume
+from ..params.drugs import Precursor, RetailMarket, Service, Volume
 from . import balance as bal
-from .demand import consumption_pure_kg, losses_kg, past_year_users, seizures_pure_kg
-from .prices import price_usd_per_kg, price_usd_per_pure_kg, transaction_price_usd_per_pure_kg
-from .supply import coca_leaf_t, next_stage_kg, opium_gum_kg
+from .demand import (
+    consumption_pure_kg,
+    losses_kg,
+    past_year_users,
+    retail_grams,
+    retail_pure_kg,
+    retail_spending_usd,
+    seizures_pure_kg,
+)
+from .prices import (
+    fob_price_usd_per_pure_kg,
+    ladder_price_usd_per_pure_kg,
+    price_usd_per_kg,
+    price_usd_per_pure_kg,
+    transaction_price_usd_per_pure_kg,
+)
+from .supply import coca_leaf_t, heroin_per_kg_gum, next_stage_kg, opium_gum_kg
 from .valuation import (
     cross_border_value_usd,
     gross_output_usd,
     precursor_imports_usd,
     precursor_quantity,
+    service_payments_usd,
     value_added_usd,
 )
 
@@ -31,6 +46,8 @@ KG_PER_UNIT = {"t": 1000.0, "kg": 1.0}
 
 @dataclass
 class ValueChainRow:
+    """Output, intermediate consumption and value added of one stage (or of trafficking), a year per element."""
+
     stage: str
     quantity: np.ndarray
     unit: str
@@ -41,12 +58,26 @@ class ValueChainRow:
 
 
 @dataclass
+class RetailEstimate:
+    """The retail market of one product from the demand side (a triangulation of the balance)."""
+
+    stage: str
+    users: np.ndarray
+    grams_by_type: dict[str, np.ndarray]  # grams as sold, by kind of user
+    pure_kg: np.ndarray
+    spending_usd: np.ndarray
+    price_usd_per_gram: np.ndarray
+
+
+@dataclass
 class ChainResult:
     drug: str
     role: str
     balances: dict[str, bal.StageBalance]
     flows: list[FlowRecord] = field(default_factory=list)
     value_chain: list[ValueChainRow] = field(default_factory=list)
+    retail: dict[str, RetailEstimate] = field(default_factory=dict)
+    conversions: dict[str, np.ndarray] = field(default_factory=dict)  # stage -> output of the next stage per unit
 
 
 @dataclass
@@ -83,10 +114,32 @@ def stage_production(stage_name: str, st: Stage, v: Values):
     return opium_gum_kg(v(p.area), v(p.gum_yield))
 
 
+def stage_conversion(stage_name: str, st: Stage, v: Values):
+    """Output of the next stage per unit of this one: given, or for opium from its morphine
+    (:func:`supply.heroin_per_kg_gum`)."""
+    if st.conversion_from_morphine is not None:
+        m = st.conversion_from_morphine
+        return heroin_per_kg_gum(v(m.morphine_content), v(m.lab_efficiency))
+    return v(st.conversion)
+
+
+def rung_prices_usd_per_pure_kg(route: Route, v: Values) -> dict[str, np.ndarray]:
+    """The prices along a route, in US dollars per pure kilogram, by rung."""
+    return {k: price_point_usd_per_pure_kg(point, v) for k, point in route.rungs().items()}
+
+
+def route_price_usd_per_pure_kg(route: Route, prices: dict[str, np.ndarray], v: Values):
+    """The route's transaction price: the home/abroad mix, or the ladder's weighted mean."""
+    if route.ladder:
+        rungs = list(route.sold_at)
+        return ladder_price_usd_per_pure_kg([prices[k] for k in rungs], [v(route.sold_at[k]) for k in rungs])
+    return transaction_price_usd_per_pure_kg(prices["home"], prices["abroad"], v(route.abroad_share))
+
+
 def route_flows(country: str, drug: str, product: str, unit: str, trade: Trade, quantity, direction: str,
                 v: Values, path: tuple = ()) -> list[FlowRecord]:
     """Split a stage's exports (``direction`` inward) or imports (outward) by route, and value each
-    route at its transaction price."""
+    route at its transaction price (and, where the file gives the rule, at the FOB price)."""
     routes: dict[str, Route] = trade.routes
     total_share = sum(v(r.share) for r in routes.values())
     out = []
@@ -94,18 +147,55 @@ def route_flows(country: str, drug: str, product: str, unit: str, trade: Trade, 
         q_kg = bal.route_quantity(quantity, v(r.share), total_share) * KG_PER_UNIT[unit]
         if r.resident_share is not None:
             q_kg = bal.traded_by_residents_kg(q_kg, v(r.resident_share))
-        home = price_point_usd_per_pure_kg(r.home, v)
-        abroad = price_point_usd_per_pure_kg(r.abroad, v)
-        phi = v(r.abroad_share)
-        price = transaction_price_usd_per_pure_kg(home, abroad, phi)
+        prices = rung_prices_usd_per_pure_kg(r, v)
+        price = route_price_usd_per_pure_kg(r, prices, v)
+        detail = {f"rung_{k}_price_usd": p for k, p in prices.items()}
+        if not r.ladder:
+            detail.update(home_price_usd=prices["home"], abroad_price_usd=prices["abroad"], abroad_share=v(r.abroad_share))
+        if r.fob is not None:
+            fob = fob_price_usd_per_pure_kg(prices[r.fob.border], prices[r.fob.destination], v(r.fob.margin))
+            detail.update(fob_price_usd=fob, fob_value_usd=cross_border_value_usd(q_kg, fob))
         sale = direction == "inward"
         out.append(FlowRecord(
             market="drugs", drug=drug, product=product, component="drug_sales" if sale else "drug_purchases",
             route=rid, label=r.label, payer=r.partner if sale else country, payee=country if sale else r.partner,
             value_usd=cross_border_value_usd(q_kg, price), quantity=q_kg, quantity_unit="kg pure", price_usd=price,
-            detail={"home_price_usd": home, "abroad_price_usd": abroad, "abroad_share": phi}, path=path + ("routes", rid),
+            detail=detail, path=path + ("routes", rid),
         ))
     return out
+
+
+def service_flows(country: str, drug: str, stage: str, st: Stage, route_records: list[FlowRecord], v: Values,
+                  path: tuple) -> list[FlowRecord]:
+    """The services paid on a stage's trade, each a flow from its payer to its payee."""
+    out = []
+    for sid, s in st.services.items():
+        component = "drug_sales" if s.basis == "exports" else "drug_purchases"
+        basis = [r for r in route_records if r.component == component and (s.route is None or r.route == s.route)]
+        quantity = sum((r.quantity for r in basis), np.zeros(len(v.years)))
+        purity = v(s.purity) if s.purity is not None else 1.0
+        price = price_usd_per_kg(v(s.price), v.fx_for(s.price))
+        payer = country if s.payer == "resident" else s.payer
+        payee = country if s.payee == "resident" else s.payee
+        out.append(FlowRecord(
+            market="drugs", drug=drug, product=f"{drug}_services", component="services", route=sid, label=s.label,
+            payer=payer, payee=payee, value_usd=service_payments_usd(quantity, v(s.share), price, purity),
+            quantity=np.multiply(quantity, v(s.share)) / purity, quantity_unit="kg carried",
+            price_usd=np.broadcast_to(price, np.shape(quantity)), detail={"stage": stage}, path=path + ("services", sid)))
+    return out
+
+
+def retail_estimate(stage: str, retail: RetailMarket, population, v: Values) -> RetailEstimate:
+    """The retail market of a product from the demand side: users by kind, grams, purity and price."""
+    users = past_year_users(population, v(retail.prevalence))
+    shares = {k: v(t.share_of_users) for k, t in retail.user_types.items()}
+    total_share = sum(shares.values())
+    grams = {k: retail_grams(users, shares[k] / total_share, v(t.days_per_year), v(t.grams_per_day))
+             for k, t in retail.user_types.items()}
+    all_grams = sum(grams.values())
+    price = price_usd_per_kg(v(retail.price), v.fx_for(retail.price))  # per gram here: the same conversion
+    return RetailEstimate(stage, users, grams, retail_pure_kg(all_grams, v(retail.purity)),
+                          retail_spending_usd(all_grams, price), price)
 
 
 def precursor_purchases(pc: Precursor, processed_pure_kg, v: Values):
@@ -122,14 +212,16 @@ def evaluate_chain(country: str, drug: str, chain: Chain, population, v: Values,
     names = list(chain.stages)
     balances: dict[str, bal.StageBalance] = {}
     flows: list[FlowRecord] = []
-    previous: tuple[Stage, np.ndarray] | None = None
+    retail: dict[str, RetailEstimate] = {}
+    conversions: dict[str, np.ndarray] = {}
+    previous: tuple[Stage, np.ndarray, np.ndarray] | None = None
     for i, name in enumerate(names):
         st = chain.stages[name]
         unit = stage_units[name]
         where = ("markets", "drugs", "chains", drug, "stages", name)
         last = i == len(names) - 1
         production = stage_production(name, st, v)
-        inflow = next_stage_kg(previous[1], v(previous[0].conversion)) if previous is not None else 0.0
+        inflow = next_stage_kg(previous[1], previous[2]) if previous is not None else 0.0
         seizures = seizures_pure_kg(v(st.seizures.quantity), v(st.seizures.purity)) if st.seizures else 0.0
         consumption = (
             consumption_pure_kg(past_year_users(population, v(st.consumption.prevalence)), v(st.consumption.grams_per_user))
@@ -165,21 +257,29 @@ def evaluate_chain(country: str, drug: str, chain: Chain, population, v: Values,
         supply = sum((items[k] for k in ("production", "imports", "inflow") if k in present), np.zeros(shape[-1]))
         balances[name] = bal.StageBalance(product=name, unit=unit,
                                           discrepancy=np.broadcast_to(np.subtract(uses, supply), shape), **items)
+        routes = []
         if st.exports is not None:
-            flows += route_flows(country, drug, name, unit, st.exports, items["exports"], "inward", v, where + ("exports",))
+            routes += route_flows(country, drug, name, unit, st.exports, items["exports"], "inward", v, where + ("exports",))
         if st.imports is not None:
-            flows += route_flows(country, drug, name, unit, st.imports, items["imports"], "outward", v, where + ("imports",))
+            routes += route_flows(country, drug, name, unit, st.imports, items["imports"], "outward", v, where + ("imports",))
+        flows += routes + service_flows(country, drug, name, st, routes, v, where)
         processed_kg = (items["production"] + items["inflow"]) * KG_PER_UNIT[unit]
         for pid, pc in st.precursors.items():
             qty, price, _ = precursor_purchases(pc, processed_kg, v)
             flows.append(FlowRecord(
-                market="drugs", drug=drug, product="precursors", component="precursors", route=pid, label=pc.label,
+                market="drugs", drug=drug, product=f"{drug}_chemicals", component="precursors", route=pid, label=pc.label,
                 payer=country, payee=pc.partner, value_usd=precursor_imports_usd(qty, v(pc.imported_share), price),
                 quantity=qty, quantity_unit=pc.per_kg.unit.split("/")[0] + " chemical",
-                price_usd=np.broadcast_to(price, np.shape(qty)), detail={"stage": name}, path=where + ("precursors", pid),
+                price_usd=np.broadcast_to(price, np.shape(qty)),
+                detail={"stage": name, "imported_share": v(pc.imported_share)}, path=where + ("precursors", pid),
             ))
-        previous = (st, items["outflow"])
-    result = ChainResult(drug=drug, role=chain.role, balances=balances, flows=flows)
+        if not last:
+            conversions[name] = stage_conversion(name, st, v)
+        if detail and st.retail is not None:
+            retail[name] = retail_estimate(name, st.retail, population, v)
+        previous = (st, items["outflow"], conversions.get(name))
+    result = ChainResult(drug=drug, role=chain.role, balances=balances, flows=flows, retail=retail,
+                         conversions=conversions)
     if detail:
         result.value_chain = value_chain(drug, chain, result, v)
     return result
@@ -188,46 +288,56 @@ def evaluate_chain(country: str, drug: str, chain: Chain, population, v: Values,
 def value_chain(drug: str, chain: Chain, result: ChainResult, v: Values) -> list[ValueChainRow]:
     """Output, intermediate consumption and value added by stage [a reconstruction, not an IFF].
 
-    Each stage's output is valued at its producer price; its intermediate consumption is the
-    previous stage's product it used (at that stage's producer price) plus chemical inputs. The
-    last row, trafficking, is the value of sales to non-residents less the value of what was sold
-    at the last producer price, less purchases from non-residents.
+    A stage with a producer price has an output: what it made for the illicit market (leaf sold to
+    the licit or traditional market is not illicit income) at that price. Its intermediate
+    consumption is the previous stage's product it used, at what that product was worth, plus every
+    chemical input (bought at home or abroad). A stage without a price passes its costs on: its
+    product is worth what it cost. The last row, trafficking, is the value of sales to non-residents
+    less what the drugs sold were worth where they were made, less purchases from non-residents and
+    the services paid by residents. No intermediate consumption is negative, so no stage's value
+    added exceeds its output.
     """
     rows: list[ValueChainRow] = []
     units = CHAIN_STAGES[drug]
-    prev_price = None
+    zero = np.zeros(len(v.years))
+    prev_unit_value = None  # US dollars per unit of the previous stage's product
     prev_name = None
+    at_origin = zero  # what the exported products were worth where they were made
     for name, st in chain.stages.items():
         b = result.balances[name]
         unit = units[name]
-        chemicals = sum((precursor_purchases(pc, b.processed() * KG_PER_UNIT[unit], v)[2] for pc in st.precursors.values()),
-                        np.zeros_like(b.production))
-        if st.producer_price is None:
-            prev_price = None
-            prev_name = name
-            continue
-        price = price_point_usd_per_pure_kg(st.producer_price, v)
-        quantity_kg = b.processed() * KG_PER_UNIT[unit]
-        output = gross_output_usd(quantity_kg, price)
-        inputs = chemicals
-        if prev_price is not None and prev_name is not None:
-            used = result.balances[prev_name].outflow * KG_PER_UNIT[units[prev_name]]
-            inputs = inputs + gross_output_usd(used, prev_price)
-        rows.append(ValueChainRow(name, b.processed(), unit, price, output, inputs, value_added_usd(output, inputs)))
-        prev_price, prev_name = price, name
+        processed = b.processed()
+        used = zero if prev_name is None else result.balances[prev_name].outflow * prev_unit_value
+        chemicals = sum((precursor_purchases(pc, processed * KG_PER_UNIT[unit], v)[2] for pc in st.precursors.values()),
+                        zero)
+        if st.producer_price is not None:
+            unit_value = price_point_usd_per_pure_kg(st.producer_price, v) * KG_PER_UNIT[unit]
+            illicit = np.subtract(processed, b.licit_use)
+            output = gross_output_usd(illicit, unit_value)
+            inputs = np.add(used, chemicals)
+            rows.append(ValueChainRow(name, illicit, unit, unit_value / KG_PER_UNIT[unit], output, inputs,
+                                      value_added_usd(output, inputs)))
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                unit_value = np.where(processed > 0, np.divide(np.add(used, chemicals), processed), 0.0)
+        at_origin = at_origin + b.exports * unit_value
+        prev_unit_value, prev_name = unit_value, name
     last = list(chain.stages)[-1]
-    zero = np.zeros(len(v.years))
     sales = sum((f.value_usd for f in result.flows if f.component == "drug_sales"), zero)
     purchases = sum((f.value_usd for f in result.flows if f.component == "drug_purchases"), zero)
-    # what the exported products were worth where they were made (or what they cost, for transit)
-    at_origin = purchases
-    for name, st in chain.stages.items():
-        if st.producer_price is not None:
-            exported_kg = result.balances[name].exports * KG_PER_UNIT[units[name]]
-            at_origin = at_origin + gross_output_usd(exported_kg, price_point_usd_per_pure_kg(st.producer_price, v))
+    services = sum((f.value_usd for f in result.flows if f.component == "services" and f.payer == v.cf.country), zero)
+    inputs = at_origin + purchases + services
     rows.append(ValueChainRow("trafficking", result.balances[last].exports, units[last], np.zeros_like(sales), sales,
-                              at_origin, value_added_usd(sales, at_origin)))
+                              inputs, value_added_usd(sales, inputs)))
     return rows
+
+
+def income_aggregates(rows: list[ValueChainRow]) -> dict[str, np.ndarray]:
+    """UNODC's aggregates of illicit income, beside the IFFs [a reconstruction]: gross illicit income
+    (the sales of every stage, trafficking included) and value added (sales less the inputs bought)."""
+    zero = np.zeros_like(rows[0].gross_output_usd) if rows else np.zeros(1)
+    return {"gross_income_usd": sum((r.gross_output_usd for r in rows), zero),
+            "value_added_usd": sum((r.value_added_usd for r in rows), zero)}
 
 
 def evaluate_drug_market(market: DrugMarket, v: Values, detail: bool = True) -> DrugResult:

@@ -43,3 +43,30 @@ def losses_kg(loss_share, supply):
     ``supply``: production *P*, imports *M* and inflow from the previous stage *I*, summed.
     """
     return np.multiply(loss_share, supply)
+
+
+def retail_grams(users, share_of_users, days_per_year, grams_per_day):
+    """Grams bought at retail (as sold) by one kind of user in a year.
+
+    .. math:: G_k = U \\times s_k \\times d_k \\times g_k
+
+    ``users`` (*U*): past-year users; ``share_of_users`` (:math:`s_k`): share of them of this kind
+    (occasional, frequent ...); ``days_per_year`` (:math:`d_k`); ``grams_per_day`` (:math:`g_k`), as sold.
+    """
+    return np.multiply(np.multiply(np.multiply(users, share_of_users), days_per_year), grams_per_day)
+
+
+def retail_pure_kg(retail_grams, retail_purity):
+    """Pure kilograms consumed, from grams bought at retail.
+
+    .. math:: C^{dem} = \\sum_k G_k \\times \\pi^{ret} / 1000
+    """
+    return np.multiply(retail_grams, retail_purity) / 1000.0
+
+
+def retail_spending_usd(retail_grams, price_usd_per_gram):
+    """Users' spending at retail, the size of the retail market.
+
+    .. math:: R = \\sum_k G_k \\times p^{ret}
+    """
+    return np.multiply(retail_grams, price_usd_per_gram)

@@ -37,3 +37,18 @@ def next_stage_kg(processed_quantity, conversion_per_unit):
     per kg of gum.
     """
     return np.multiply(processed_quantity, conversion_per_unit)
+
+
+HEROIN_PER_MORPHINE = 369.4 / 285.3  # molecular weights of heroin (diacetylmorphine) and morphine base
+
+
+def heroin_per_kg_gum(morphine_content, lab_efficiency):
+    """Kilograms of pure heroin made from one kilogram of dry opium gum.
+
+    .. math:: \\kappa_{gum \\to heroin} = m \\times e \\times \\frac{369.4}{285.3}
+
+    ``morphine_content`` (*m*): morphine in the gum (share of its weight); ``lab_efficiency`` (*e*):
+    share of that morphine the laboratories turn into heroin; 369.4 and 285.3 are the molecular
+    weights of heroin and morphine (acetylation adds two acetyl groups to each molecule).
+    """
+    return np.multiply(np.multiply(morphine_content, lab_efficiency), HEROIN_PER_MORPHINE)

@@ -69,3 +69,15 @@ def net_iff_usd(inward_usd, outward_usd):
     .. math:: IFF^{net} = IFF^{in} - IFF^{out}
     """
     return np.subtract(inward_usd, outward_usd)
+
+
+def service_payments_usd(quantity_pure_kg, share_using, price_usd_per_kg_carried, purity_carried=1.0):
+    """Payments for a service paid per kilogram carried (transport, flights, protection).
+
+    .. math:: V_s = Q \\times u_s / \\pi_s \\times p_s
+
+    ``quantity_pure_kg`` (*Q*): the flow the service is paid on; ``share_using`` (:math:`u_s`): the
+    share of it that uses the service; ``purity_carried`` (:math:`\\pi_s`): purity of what is carried,
+    so that :math:`Q/\\pi_s` is the weight carried; ``price_usd_per_kg_carried`` (:math:`p_s`).
+    """
+    return np.multiply(np.divide(np.multiply(quantity_pure_kg, share_using), purity_carried), price_usd_per_kg_carried)

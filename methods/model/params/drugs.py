@@ -20,7 +20,10 @@ from pydantic import Field, model_validator
 from .records import (
     bad,
     Conversion,
+    Days,
     Factor,
+    GramPrice,
+    GramsPerDay,
     GramsPerUser,
     Hectares,
     Key,
@@ -35,6 +38,7 @@ from .records import (
     Tonnes,
     TonnesPerHa,
     Persons,
+    Price,
 )
 
 # the stages each chain may have, in order, and the unit of their quantities
@@ -54,30 +58,139 @@ STAGE_LABELS = {
 PartnerCode = Text
 
 
+class FobRule(Strict):
+    """The FOB valuation used in Colombian national-accounts work (Montenegro, Llano and Ibáñez, CEDE
+    2019-44): the price at the border plus a margin share of the difference between the destination's
+    wholesale price and the border price. A valuation scenario, shown beside the estimate."""
+
+    border: Key = Field(description="The rung of the route's price ladder that is the border (or departure) price")
+    destination: Key = Field(description="The rung that is the destination's wholesale price")
+    margin: Share = Field(description="Share of the difference to the destination price added to the border price")
+
+
 class Route(Strict):
     """A flow of one product to (exports) or from (imports) a partner, and where it is valued.
 
-    Ownership passes between a resident and a non-resident either at home (the ``home`` price:
-    production zone, airstrip, departure port or border) or abroad (the ``abroad`` price:
-    transit or destination wholesale). ``abroad_share`` is the share of the route's quantity whose
-    ownership changes abroad: for exports, drugs carried abroad by resident groups and sold
-    there; for imports, drugs bought abroad by resident groups. It is a *structural* parameter:
-    its low/central/high values define the point-of-sale scenarios. ``resident_share`` (also
-    structural) is the share traded by residents at all: drugs that cross a transit country under
-    the ownership of non-residents change hands between non-residents only.
+    The prices along the route form a *ladder*: the places where the drug may change hands, from
+    home (production zone, laboratory, clandestine airstrip, port, border) to abroad (transit or
+    destination wholesale). ``sold_at`` gives the share of the route's quantity whose ownership
+    passes between a resident and a non-resident at each rung; the transaction price is the mean of
+    the rungs' prices per pure kilogram weighted by those shares. These shares are *structural*
+    inputs: their low and high values define the point-of-sale scenarios.
+
+    The two-rung form ``home``/``abroad`` with ``abroad_share`` (the share whose ownership changes
+    abroad) is the same thing for a ladder of two rungs. ``resident_share`` (also structural) is the
+    share traded by residents at all: drug that crosses the country under the ownership of
+    non-residents changes hands between non-residents only.
     """
 
     label: Text
     partner: PartnerCode = Field(description="ISO3 code of the counterpart's country, or a region name")
     share: Share = Field(description="Share of the stage's exports (or imports) that takes this route")
-    home: PricePoint = Field(description="Price if ownership changes hands in the reporting country")
-    abroad: PricePoint = Field(description="Price if ownership changes hands abroad (transit or destination)")
-    abroad_share: Share = Field(description="Share of the quantity whose ownership changes abroad")
+    home: PricePoint | None = Field(default=None, description="Price if ownership changes hands in the reporting country")
+    abroad: PricePoint | None = Field(default=None, description="Price if ownership changes hands abroad (transit or destination)")
+    abroad_share: Share | None = Field(default=None, description="Share of the quantity whose ownership changes abroad")
+    ladder: dict[Key, PricePoint] = Field(
+        default_factory=dict, description="The prices along the route, in order from home to abroad (instead of home/abroad)")
+    sold_at: dict[Key, Share] = Field(
+        default_factory=dict, description="Share of the quantity whose ownership passes at each rung of the ladder (sum to 1)")
+    fob: FobRule | None = Field(default=None, description="The FOB valuation rule, as a scenario (rungs of the ladder)")
     resident_share: Share | None = Field(
         default=None,
         description="Share of the route's quantity bought or sold by residents of the reporting country; the rest "
         "crosses under the ownership of non-residents and is no IFF of this country (default: all of it)",
     )
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "Route":
+        two = (self.home, self.abroad, self.abroad_share)
+        if self.ladder:
+            if any(x is not None for x in two):
+                raise bad("route_form", "give either ladder with sold_at, or home, abroad and abroad_share, not both")
+            if not self.sold_at:
+                raise bad("route_form", "a ladder needs sold_at: the share of the quantity sold at each rung")
+            unknown = [k for k in self.sold_at if k not in self.ladder]
+            if unknown:
+                raise bad("route_form", "sold_at.{k}: not a rung of the ladder ({r})",
+                          {"k": unknown[0], "r": ", ".join(self.ladder)})
+        else:
+            if any(x is None for x in two):
+                raise bad("route_form", "give home, abroad and abroad_share (or a ladder with sold_at)")
+            if self.sold_at:
+                raise bad("route_form", "sold_at goes with a ladder")
+        if self.fob is not None:
+            for which in ("border", "destination"):
+                rung = getattr(self.fob, which)
+                if rung not in self.rungs():
+                    raise bad("route_form", "fob.{w}: {r!r} is not a rung of the route ({a})",
+                              {"w": which, "r": rung, "a": ", ".join(self.rungs())})
+        return self
+
+    def rungs(self) -> dict[str, PricePoint]:
+        """The price ladder (the two-rung form is the ladder home, abroad)."""
+        return dict(self.ladder) if self.ladder else {"home": self.home, "abroad": self.abroad}
+
+
+class Service(Strict):
+    """A service paid for moving or protecting the drug (transport, flights, protection), per kilogram.
+
+    It is paid on the stage's exports or imports (``basis``; one ``route`` of them, or all), on
+    ``share`` of that quantity, at ``price`` per kilogram carried (a purity converts the pure
+    kilograms of the model into kilograms carried). Who pays and who is paid are residences:
+    ``resident`` (the reporting country) or another country's ISO3 code or a region. A payment from
+    a resident to a non-resident is an outward IFF; the reverse, an inward IFF."""
+
+    label: Text
+    basis: Literal["exports", "imports"] = Field(description="The stage's flow the service is paid on")
+    route: Key | None = Field(default=None, description="Only this route of the flow (default: all routes)")
+    share: Share = Field(description="Share of the quantity that uses (and pays for) the service")
+    price: Price = Field(description="Price of the service per kilogram carried")
+    purity: Purity | None = Field(default=None, description="Purity of what is carried (default: paid per pure kilogram)")
+    payer: Text = Field(description="Who pays: 'resident' (of the reporting country), or an ISO3 code or region")
+    payee: Text = Field(description="Who is paid: 'resident', or an ISO3 code or region")
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _parties(self) -> "Service":
+        if (self.payer == "resident") == (self.payee == "resident"):
+            raise bad("parties", "a service is a flow of the reporting country when exactly one of payer and payee is "
+                      "'resident' (got payer {a!r}, payee {b!r})", {"a": self.payer, "b": self.payee})
+        return self
+
+
+class UserType(Strict):
+    """One kind of user of a drug, by how often they use it."""
+
+    share_of_users: Share = Field(description="Share of past-year users of this kind (all kinds sum to 1)")
+    days_per_year: Days = Field(description="Days of use per year")
+    grams_per_day: GramsPerDay = Field(description="Grams as sold (street purity) used per day of use")
+
+
+class RetailMarket(Strict):
+    """The retail market from the demand side, as the EMCDDA and RAND estimate it: past-year users
+    by kind (occasional, frequent ...), days of use and grams per day, at the retail purity and
+    price. A triangulation of the balance's domestic consumption, not an input to it."""
+
+    prevalence: Share = Field(description="Past-year prevalence in the market's survey population")
+    user_types: dict[Key, UserType] = Field(min_length=1)
+    purity: Purity = Field(description="Purity of the drug as sold at retail")
+    price: GramPrice = Field(description="Retail price per gram as sold")
+
+
+class MorphineConversion(Strict):
+    """Heroin from opium gum through its morphine: kg of heroin per kg of gum =
+    morphine content x laboratory efficiency x 369.4 / 285.3 (molecular weights of heroin and morphine)."""
+
+    morphine_content: Share = Field(description="Morphine content of dry opium gum (share of its weight)")
+    lab_efficiency: Share = Field(description="Share of the morphine turned into heroin by the laboratories")
+
+
+class CrossCheck(Strict):
+    """An independent estimate of a stage's quantity, shown beside the model's (never used by it)."""
+
+    label: Text
+    quantity: Kilograms = Field(description="The independent estimate, in the stage's unit (pure kg)")
+    note: Text | None = None
 
 
 class Volume(Strict):
@@ -221,10 +334,16 @@ class Stage(Strict):
     conversion: Conversion | None = Field(
         default=None, description="Output of the next stage per unit of this one (kg/t or kg/kg)"
     )
+    conversion_from_morphine: MorphineConversion | None = Field(
+        default=None, description="Opium only: the conversion to heroin from the gum's morphine (instead of conversion)")
     producer_price: PricePoint | None = Field(
         default=None, description="Price at the production site, for the value chain"
     )
     precursors: dict[Key, Precursor] = Field(default_factory=dict)
+    services: dict[Key, Service] = Field(default_factory=dict, description="Services paid on the stage's trade")
+    retail: RetailMarket | None = Field(default=None, description="The retail market from the demand side (triangulation)")
+    cross_checks: dict[Key, CrossCheck] = Field(default_factory=dict,
+                                                description="Independent estimates of the stage's production")
 
 
 class Chain(Strict):
@@ -239,11 +358,20 @@ class Chain(Strict):
     stages: dict[str, Stage]
 
 
+class FlowRef(Strict):
+    """The flow a data gap leaves unestimated: shown as *not estimated*, never as zero."""
+
+    drug: Literal["cocaine", "heroin", "methamphetamine"] | None = None
+    product: Text = Field(description="The stage (e.g. cocaine_hcl), 'precursors' or 'services', or a corridor")
+    direction: Literal["inward", "outward"]
+
+
 class DataGap(Strict):
     """A datum the estimate needs but no public source gives, and who holds it."""
 
     what: Text
     institution: Text
+    affects: FlowRef | None = Field(default=None, description="The flow that is not estimated for want of it")
 
 
 class DrugMarket(Strict):
@@ -274,8 +402,21 @@ class DrugMarket(Strict):
                 st = chain.stages[name]
                 where = f"chains.{drug}.stages.{name}"
                 last = i == len(names) - 1
-                if not last and st.conversion is None:
-                    raise bad("conversion", "{w}: conversion to the next stage is required", {"w": where})
+                if not last and (st.conversion is None) == (st.conversion_from_morphine is None):
+                    raise bad("conversion", "{w}: give the conversion to the next stage (conversion, or for opium "
+                              "conversion_from_morphine), once", {"w": where})
+                if st.conversion_from_morphine is not None and (name != "opium" or last):
+                    raise bad("conversion", "{w}: conversion_from_morphine is for opium gum turned into heroin", {"w": where})
+                for sid, service in st.services.items():
+                    flow = getattr(st, service.basis)
+                    if flow is None:
+                        raise bad("services", "{w}.services.{s}: paid on {b}, but the stage has no {b}",
+                                  {"w": where, "s": sid, "b": service.basis})
+                    if service.route is not None and service.route not in flow.routes:
+                        raise bad("services", "{w}.services.{s}: {r!r} is not a route of the {b}",
+                                  {"w": where, "s": sid, "r": service.route, "b": service.basis})
+                if st.retail is not None and self.population is None:
+                    raise bad("population", "{w}: the retail market needs the market's population", {"w": where})
                 if st.production is not None:
                     if i > 0:
                         raise bad("production", "{w}: only the first stage has production", {"w": where})
@@ -318,6 +459,13 @@ __all__ = [
     "STAGE_LABELS",
     "Chain",
     "Consumption",
+    "CrossCheck",
+    "FlowRef",
+    "FobRule",
+    "MorphineConversion",
+    "RetailMarket",
+    "Service",
+    "UserType",
     "DataGap",
     "DrugMarket",
     "Factor",

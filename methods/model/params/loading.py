@@ -445,11 +445,16 @@ def _share_groups(cf: CountryFile) -> Iterator[tuple[tuple, dict[str, Quantity]]
     if cf.markets.drugs is not None:
         for drug, chain in cf.markets.drugs.chains.items():
             for stage, st in chain.stages.items():
+                where = ("markets", "drugs", "chains", drug, "stages", stage)
                 for flow in ("exports", "imports"):
                     f = getattr(st, flow)
                     if f is not None:
-                        yield (("markets", "drugs", "chains", drug, "stages", stage, flow, "routes"),
-                               {k: r.share for k, r in f.routes.items()})
+                        yield where + (flow, "routes"), {k: r.share for k, r in f.routes.items()}
+                        for rid, r in f.routes.items():
+                            if r.sold_at:
+                                yield where + (flow, "routes", rid, "sold_at"), dict(r.sold_at)
+                if st.retail is not None:
+                    yield where + ("retail", "user_types"), {k: t.share_of_users for k, t in st.retail.user_types.items()}
     if cf.markets.smuggling is not None:
         for cid, c in cf.markets.smuggling.corridors.items():
             for group in ("payment_place", "smuggler_residence"):
@@ -573,10 +578,65 @@ def _check_country(content: bytes, path: Path, bib: set[str] | None, name: str) 
 JUMP = 100  # a series that moves more than this factor from one year to the next is worth a second look
 
 
+def _usd_per_pure_kg(cf: CountryFile, point, year: int) -> float:
+    """A price point in US dollars per pure kilogram in one year (the file's own exchange rate)."""
+    price, _, _, src_year = point.price.at_year(year)
+    currency = point.price.unit.split("/")[0]
+    if currency != "USD" and cf.macro.lcu_per_usd is not None:
+        price = price / cf.macro.lcu_per_usd.at_year(src_year)[0]
+    return price / point.purity.at_year(year)[0]
+
+
+def price_warnings(cf: CountryFile, name: str, lines: dict[tuple, int]) -> list[Problem]:
+    """Prices per pure kilogram that fall where the drug moves on: along a route's price ladder (for
+    exports from home to abroad, for imports from abroad to home), and from one stage of a chain to
+    the next (leaf and gum prices converted to the pure drug they yield)."""
+    out: list[Problem] = []
+    if cf.markets.drugs is None:
+        return out
+    year = cf.last_year
+    for drug, chain in cf.markets.drugs.chains.items():
+        previous = None  # (stage, US dollars per pure kilogram of the final product)
+        factor = 1.0  # units of this stage per pure kilogram at the end of the chain
+        names = list(chain.stages)
+        for i, (stage, st) in enumerate(chain.stages.items()):
+            where = ("markets", "drugs", "chains", drug, "stages", stage)
+            for flow in ("exports", "imports"):
+                trade = getattr(st, flow)
+                for rid, r in (trade.routes.items() if trade is not None else []):
+                    rungs = list(r.rungs().items())
+                    if flow == "imports":
+                        rungs = rungs[::-1]
+                    for (ka, a), (kb, b) in zip(rungs, rungs[1:]):
+                        pa, pb = _usd_per_pure_kg(cf, a, year), _usd_per_pure_kg(cf, b, year)
+                        if pb < pa * 0.999:
+                            path = where + (flow, "routes", rid)
+                            out.append(Problem(name, ".".join(map(str, path)), f"the price per pure kilogram falls from "
+                                               f"{ka} (US$ {pa:,.0f}) to {kb} (US$ {pb:,.0f}) in {year}, where the drug "
+                                               "moves on: check the prices and purities", _line_for(path, lines),
+                                               severity="warning"))
+            if st.producer_price is not None:
+                price = _usd_per_pure_kg(cf, st.producer_price, year)
+                # a leaf or gum price per pure kilogram of what it yields at the next stage
+                per_next = 1.0
+                if i < len(names) - 1 and st.conversion is not None:
+                    per_next = st.conversion.at_year(year)[0] / (1000.0 if stage == "coca_leaf" else 1.0)
+                value = price / per_next if stage in ("coca_leaf", "opium") else price
+                if previous is not None and value < previous[1] * 0.999:
+                    path = where + ("producer_price",)
+                    out.append(Problem(name, ".".join(map(str, path)), f"the producer price per pure kilogram falls from "
+                                       f"{previous[0]} (US$ {previous[1]:,.0f} per kilogram of pure drug it yields) to "
+                                       f"{stage} (US$ {value:,.0f}) in {year}: check the prices and purities",
+                                       _line_for(path, lines), severity="warning"))
+                previous = (stage, value)
+    return out
+
+
 def warnings_for(cf: CountryFile, name: str, lines: dict[tuple, int]) -> list[Problem]:
     """Valid values that look wrong: a series whose value jumps (or falls) more than a hundredfold
-    from one year to the next (a misplaced decimal point, a unit in thousands)."""
-    out: list[Problem] = []
+    from one year to the next (a misplaced decimal point, a unit in thousands), and prices that fall
+    along a chain or a route (:func:`price_warnings`)."""
+    out: list[Problem] = price_warnings(cf, name, lines)
     for path, q in iter_quantities(cf):
         if q.values is None:
             continue

@@ -442,6 +442,14 @@ def _price_unit(q: Quantity) -> Quantity:
     return q
 
 
+def _gram_price_unit(q: Quantity) -> Quantity:
+    cur, _, per = q.unit.partition("/")
+    if per != "g" or not (len(cur) == 3 and cur.isalpha() and cur.isupper()):
+        raise bad("unit", "a retail price unit is a currency code per gram, e.g. 'USD/g' or 'MXN/g', got {got!r}",
+                  {"got": q.unit})
+    return q
+
+
 def _above_zero(why: str):
     """Refuse zero (in the value, the bounds and every year) where a zero means nothing: ``why``
     says what the number does in the formulas."""
@@ -467,6 +475,9 @@ KgPerHa = Annotated[Quantity, _unit_is("kg/ha", what="kilograms per hectare per 
 KgPerT = Annotated[Quantity, _unit_is("kg/t", what="kilograms per tonne")]
 KgPerKg = Annotated[Quantity, _unit_is("kg/kg", what="kilograms per kilogram")]
 Persons = Annotated[Quantity, _unit_is("persons", what="number of persons")]
+Days = Annotated[Quantity, _unit_is("days", what="days of use per year")]
+GramsPerDay = Annotated[Quantity, _unit_is("g/day", what="grams as sold per day of use")]
+GramPrice = Annotated[Quantity, AfterValidator(_gram_price_unit), _above_zero("a retail price of 0 means nothing")]
 Events = Annotated[Quantity, _unit_is("events", "persons", what="number of events or persons")]
 GramsPerUser = Annotated[Quantity, _unit_is("g/user", what="pure grams per user per year")]
 Factor = Annotated[Quantity, _unit_is("ratio", what="a dimensionless ratio of at least 1"), AfterValidator(_at_least_one)]
