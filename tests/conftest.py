@@ -95,7 +95,7 @@ HOSTILE = ('<script>window.__pwned=1</script><img src=x onerror="window.__pwned=
            '{download}`leak <../../../../../../etc/passwd>` {{ substitution }} $x^2$ **bold** '
            '=HYPERLINK("http://evil") | a | table | & "quotes" \'apostrophes\' ')
 FREE_TEXT = {"name", "name_es", "summary", "note", "description", "label", "assumption", "at", "range_note",
-             "what", "institution", "place", "partner"}
+             "what", "institution", "place", "partner_label"}
 
 
 def hostile_file(text: str) -> str:
@@ -107,6 +107,8 @@ def hostile_file(text: str) -> str:
 
     def walk(node):
         if isinstance(node, dict):
+            if "partner" in node and "label" in node and "partner_label" not in node:
+                node["partner_label"] = HOSTILE + "a partner's name"  # partners are codes: their names for readers are text
             for k, v in node.items():
                 if isinstance(v, str) and k in FREE_TEXT:
                     node[k] = HOSTILE + v

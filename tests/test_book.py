@@ -61,6 +61,18 @@ def test_no_unresolved_glue_or_math_in_prose(built_book):
         text = text_of(html.read_text(encoding="utf-8"))
         assert "{glue:" not in text, html
         assert "glue:text" not in text, html
+        assert "IPython.core.display" not in text, html  # an empty output printed as a Python object
+
+
+def test_the_worked_example_of_the_network_is_live_and_reconciles_by_hand(built_book):
+    text = text_of(page(built_book, "countries/network-example.html"))
+    m = re.search(r"V\^\* = \\exp\\Big\(([\d.]+) \\ln ([\d.,]+) \+ ([\d.]+) \\ln ([\d.,]+)\\Big\) = ([\d.,]+)", text)
+    assert m, text[:2000]
+    ws, vs, wb, vb, v = (float(x.replace(",", "")) for x in m.groups())
+    import math
+
+    assert ws + wb == pytest.approx(1, abs=2e-3)
+    assert math.exp(ws * math.log(vs) + wb * math.log(vb)) == pytest.approx(v, rel=5e-3)  # the printed arithmetic holds
 
 
 def test_worked_example_numbers_are_live(built_book):
@@ -151,14 +163,18 @@ def test_export_has_every_real_country_and_the_required_columns(exported):
         assert col in csv.columns
     assert set(csv["country"]) == {"COL", "ECU", "MEX", "PER"}
     assert set(csv["ref_area"]) == {170, 218, 484, 604}
-    keys = ["country", "year", "market", "product", "direction", "scenario"]
-    assert not csv.duplicated(keys).any()  # one row per country x year x market x product x flow x scenario
+    keys = ["country", "year", "market", "product", "direction", "partner", "basis", "scenario"]
+    assert not csv.duplicated(keys).any()  # one row per country x year x market x product x flow x partner x basis x scenario
+    assert set(csv["basis"]) == {"own", "reconciled"} and {"all", "USA", "MEX", "EUROPE"} <= set(csv["partner"])
 
 
 def test_export_totals_equal_inward_plus_outward(exported):
     csv = exported["csv"]
-    wide = csv.pivot_table(index=["country", "year", "market", "product", "scenario"], columns="direction", values="value_usd")
-    assert ((wide["inward"] + wide["outward"] - wide["total"]).abs() < 1e-3).all()
+    totals = csv[csv["partner"] == "all"]  # own and reconciled totals
+    wide = totals.pivot_table(index=["country", "year", "market", "product", "basis", "scenario"], columns="direction",
+                              values="value_usd")
+    assert len(wide) and ((wide["inward"] + wide["outward"] - wide["total"]).abs() < 1e-3).all()
+    assert (totals["basis"] == "reconciled").any()
 
 
 def test_export_formats_carry_the_same_numbers(exported):
@@ -168,7 +184,7 @@ def test_export_formats_carry_the_same_numbers(exported):
 
     assert np.allclose(csv["value_usd"].values, xlsx["value_usd"].values, rtol=1e-12, atol=1e-6, equal_nan=True)
     # SDMX carries the two SDG series of 16.4.1, inward (DI_ILL_IN) and outward (DI_ILL_OUT)
-    flows = csv[csv["direction"].isin(["inward", "outward"])]
+    flows = csv[csv["direction"].isin(["inward", "outward"]) & (csv["partner"] == "all") & (csv["basis"] == "own")]
     assert len(sdmx) == len(flows)
     assert np.allclose(np.sort(sdmx["OBS_VALUE"].dropna().values), np.sort(flows["value_usd"].dropna().values),
                        rtol=1e-12, atol=1e-6)
@@ -196,7 +212,7 @@ def test_export_equals_the_chapters(built_book, exported, iso):
     g = glued(built_book, f"countries/{iso}/drugs.ipynb")
     for flow in ("inward", "outward", "total"):
         row = csv[(csv.country == iso) & (csv.year == 2019) & (csv.market == "drugs") & (csv["product"] == "all")
-                  & (csv.direction == flow) & (csv.scenario == "central")]
+                  & (csv.direction == flow) & (csv.scenario == "central") & (csv.partner == "all") & (csv.basis == "own")]
         assert len(row) == 1
         assert row["value_usd"].iloc[0] / 1e6 == pytest.approx(float(g[f"{flow}_2019"]), rel=1e-9)
 
@@ -205,6 +221,7 @@ def test_results_chapter_and_downloads(built_book, exported):
     text = text_of(page(built_book, "results/summary.html"))
     assert "Results by country" in text
     csv = exported["csv"]
+    csv = csv[(csv.partner == "all") & (csv.basis == "own")]
     row = csv[(csv.country == "COL") & (csv.year == 2019) & (csv.market == "drugs") & (csv["product"] == "all")
               & (csv.direction == "total") & (csv.scenario == "central")].iloc[0]
     shown = f"{row.value_usd / 1e6:,.1f} ({row.low_usd / 1e6:,.1f}–{row.high_usd / 1e6:,.1f})"
@@ -223,23 +240,33 @@ def test_results_chapter_and_downloads(built_book, exported):
         assert list((built_book / "_build" / "html" / "_downloads").rglob(f)), f
 
 
-def test_mirror_pairs_are_found_for_flows_modelled_on_both_sides(built_book):
+def test_reconciled_mirror_flows_agree_for_every_pair_and_year(built_book, tmp_path):
+    """In the reconciled results, the seller's inward flow equals the buyer's outward flow (within
+    0.5%) for every pair of modelled countries and every year, and at least two pairs trade."""
     import pandas as pd
 
-    from methods.build.export import load_flows
-    from methods.build.project import Project
-    from methods.model.network import mirror_pairs
-
-    flows = load_flows(Project(built_book))
-    pairs = mirror_pairs(flows, set(flows["country"]))
-    both = pairs.dropna(subset=["value_usd_inward_side", "value_usd_outward_side"])
-    found = set(zip(both["inward_country"], both["outward_country"], both["product"]))
-    assert ("COL", "MEX", "cocaine_hcl") in found  # Colombian sales to Mexican buyers / Mexican purchases
-    assert ("COL", "ECU", "cocaine_hcl") in found
-    one_sided = pairs[pairs["value_usd_outward_side"].isna()]
-    assert (one_sided["reason"].str.startswith("not modelled by")).all()
-    assert "Mirror flows between countries" in text_of(page(built_book, "results/mirror.html"))
-    assert isinstance(pairs, pd.DataFrame)
+    out = tmp_path / "r.csv"
+    assert run_iff("export", "--format", "csv", "--output", str(out), cwd=built_book).returncode == 0
+    r = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    rec = r[(r["basis"] == "reconciled") & (r["partner"] != "all")]
+    modelled = set(r["country"])
+    rec = rec[rec["partner"].isin(modelled)]
+    inward = rec[rec["direction"] == "inward"].set_index(["country", "partner", "market", "product", "year"])["value_usd"]
+    outward = rec[rec["direction"] == "outward"].set_index(["partner", "country", "market", "product", "year"])["value_usd"]
+    outward.index = outward.index.set_names(inward.index.names)
+    assert len(inward) and inward.index.sort_values().equals(outward.index.sort_values())
+    gap = (inward - outward.reindex(inward.index)).abs() / inward.abs().clip(lower=1)
+    assert (gap <= 0.005).all(), gap[gap > 0.005]
+    pairs = {tuple(sorted(k[:2])) for k in inward.index}
+    assert len(pairs) >= 2, pairs
+    # the own estimates stay, beside the reconciled ones
+    own = r[(r["basis"] == "own") & (r["partner"] == "MEX") & (r["country"] == "COL") & (r["direction"] == "inward")]
+    assert len(own) and own["value_usd"].notna().all()
+    text = text_of(page(built_book, "results/mirror.html"))
+    assert "The regional network" in text and "reconciled" in text
+    findings = re.search(r"Totals, own and reconciled\W+Millions of current US dollars.*?Every flow, own and reconciled",
+                         text, re.S).group(0)  # the body, not the page's contents
+    assert "Colombia" in findings and "COL" not in findings  # names, not codes, for readers
 
 
 # ----- book integrity ----------------------------------------------------------------------------------

@@ -99,8 +99,15 @@ def test_flow_from_base():
     assert balance.flow_from_base_kg(41_396, 0.9, 0.2) == pytest.approx(186_282)
 
 
-def test_traded_by_residents():
-    assert balance.traded_by_residents_kg(1_000, 0.5) == 500
+def test_transit_quantities_by_hand():
+    # 1,000 kg enter, 40 per cent stays foreign-owned: 400 kg in transit
+    assert balance.transit_in_kg(1_000, 0.4) == pytest.approx(400)
+    # 90 kg seized where 600 kg of own drug and 400 kg in transit are present: 36 kg of it in transit
+    assert balance.transit_part(90, 600, 400) == pytest.approx(36)
+    assert balance.transit_part(90, 0, 0) == 0  # nothing present: nothing falls on the transit
+    # what leaves: 400 - 36 seized - 20 lost
+    assert balance.transit_out_kg(400, 36, 20) == pytest.approx(344)
+    assert balance.transit_out_kg(10, 36, 20) == 0  # never negative
 
 
 # ----- valuation ---------------------------------------------------------------------------------------

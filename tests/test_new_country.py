@@ -9,13 +9,15 @@ import yaml
 from conftest import copy_repo, run_iff
 
 NUMBERS = {"share": 0.5, "ratio": 1.2, "persons": 1_000_000, "events": 5_000, "kg": 20_000, "g/user": 10,
-           "USD": 1.0e9, "USD/kg": 5_000, "USD/person": 3_000}
+           "USD": 1.0e9, "USD/kg": 5_000, "USD/person": 3_000, "ha": 10_000, "t/ha": 1.0, "kg/t": 1.0, "kg/kg": 1.0}
 
 
-def fill(data):
+def fill(data, fictional=False):
     """Replace every MISSING of a blank file with a round number stated as an assumption."""
-    data.update(name_es="Bolivia", m49=68, currency="BOB", first_year=2018, last_year=2019,
+    data.update(name_es="Bolivia", currency="BOB", first_year=2018, last_year=2019,
                 summary="A country invented for the test, with round numbers.")
+    if not fictional:
+        data["m49"] = 68
     del data["macro"]["lcu_per_usd"]  # every value below is in US dollars
 
     def walk(node, key=""):
@@ -29,12 +31,14 @@ def fill(data):
                 node["assumption"] = "A round number invented for the end-to-end test."
             for k, v in list(node.items()):
                 if v == "MISSING":
-                    node[k] = {"label": "Invented route", "partner": "PER", "origin": "BOL", "destination": "USA"}.get(k, "Invented")
+                    node[k] = {"label": "Invented route", "partner": "PER", "origin": "BOL", "destination": "USA",
+                               "owner": "PER"}.get(k, "Invented")
                 walk(v, k)
     walk(data)
     stage = data["markets"]["drugs"]["chains"]["cocaine"]["stages"]["cocaine_hcl"]
-    for flow in ("imports", "exports"):
-        stage[flow]["routes"][next(iter(stage[flow]["routes"]))]["share"]["value"] = 1.0
+    for flow in ("imports", "exports", "transit"):
+        if flow in stage:
+            stage[flow]["routes"][next(iter(stage[flow]["routes"]))]["share"]["value"] = 1.0
     stage["consumption"]["prevalence"]["value"] = 0.005
     stage["losses"]["value"] = 0.05
     return data

@@ -4,7 +4,8 @@
     iff run [options]              execute the country chapters that are out of date
     iff build [options]            iff run, then a strict build of the handbook
     iff export --format F --output PATH
-    iff new-country ISO3 --name NAME [--markets drugs,smuggling]
+    iff new-country ISO3 --name NAME [--markets drugs,smuggling] [--role producer|transit|producer-transit|destination]
+    iff upgrade FILE ...           rewrite files written for an earlier format of the parameter files
     iff schema [--output PATH]     write the JSON schema of parameter files
     iff bench                      measure build times and Monte Carlo speed
 
@@ -158,9 +159,44 @@ def cmd_new_country(args) -> int:
     from .project import Project
 
     project = Project.find()
-    path = new_country(project, args.iso3, args.name, _markets([args.markets]) if args.markets else list(MARKETS))
+    path = new_country(project, args.iso3, args.name, _markets([args.markets]) if args.markets else list(MARKETS), args.role)
     print(f"Wrote {project.rel(path)}. Fill in every MISSING value, then run: iff validate {project.rel(path)}")
     return 0
+
+
+def cmd_upgrade(args) -> int:
+    from .project import Project
+    from .upgrade import upgrade_file, upgrade_text
+
+    project = Project.find()
+    bib = project.bib_keys()
+    status = 0
+    for f in args.files:
+        path = Path(f)
+        display = project.display(path)
+        if args.dry_run:
+            from ..model.params.loading import _failure, read_bounded
+
+            up = upgrade_text(read_bounded(path, _failure(display)), display)
+            print(f"{display}: would be upgraded (nothing written):")
+        else:
+            up, backup = upgrade_file(path, display)
+            print(f"{display}: upgraded to the current format; the original is kept as {project.display(backup)}")
+        for c in up.changes:
+            print(f"  changed: {c}")
+        for c in up.to_check:
+            print(f"  check:   {c}")
+        if args.dry_run:
+            continue
+        try:
+            project.check(path, bib)
+            print(f"{display}: ok")
+        except ParameterError as e:
+            status = 1
+            print(f"{display}: upgraded, but still has problems:")
+            for p in e.problems:
+                print(p)
+    return status
 
 
 def cmd_schema(args) -> int:
@@ -224,7 +260,7 @@ def parser() -> argparse.ArgumentParser:
                         help="Monte Carlo seed (0 to 4294967295; default 20201015)")
         sp.add_argument("--timeout", type=whole_number(1, 86_400, "the time limit in seconds"), default=600,
                         help="stop a chapter when one of its cells runs longer than this many seconds (default 600); "
-                             "with --scheduler, also the time to reach the cluster")
+                             "with --scheduler, also the time to reach the cluster (at most 30 s)")
 
     r = sub.add_parser("run", help="execute the country chapters that are out of date")
     run_options(r)
@@ -246,7 +282,15 @@ def parser() -> argparse.ArgumentParser:
     n.add_argument("iso3", help="ISO 3166-1 alpha-3 code (XAA-XZZ for a fictional country)")
     n.add_argument("--name", required=True, help="the country's name")
     n.add_argument("--markets", default=None, help="comma-separated: drugs,smuggling (default: both)")
+    n.add_argument("--role", default="transit", choices=["producer", "transit", "producer-transit", "destination"],
+                   help="the country's place in the cocaine market, which decides the stages of the blank file "
+                        "(default: transit)")
     n.set_defaults(func=cmd_new_country)
+
+    u = sub.add_parser("upgrade", help="rewrite parameter files written for an earlier format (keeps comments)")
+    u.add_argument("files", nargs="+", help="parameter files to upgrade")
+    u.add_argument("--dry-run", action="store_true", help="list what would change, write nothing")
+    u.set_defaults(func=cmd_upgrade)
 
     s = sub.add_parser("schema", help="print or write the JSON schema of parameter files")
     s.add_argument("--output", metavar="PATH")

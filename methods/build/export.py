@@ -16,8 +16,8 @@ from .files import atomic_path
 from .project import Project
 
 FORMATS = ("csv", "xlsx", "sdmx-csv")
-EXPORT_COLUMNS = ["country", "ref_area", "year", "market", "drug", "product", "label", "direction", "scenario",
-                  "value_usd", "low_usd", "median_usd", "high_usd", "unit", "status", "sources"]
+EXPORT_COLUMNS = ["country", "ref_area", "year", "market", "drug", "product", "label", "direction", "partner", "basis",
+                  "scenario", "value_usd", "low_usd", "median_usd", "high_usd", "quantity_kg", "unit", "status", "sources"]
 README_ROWS = [
     ("country", "ISO 3166-1 alpha-3 code of the reporting country"),
     ("ref_area", "UN M49 code of the reporting country"),
@@ -27,11 +27,16 @@ README_ROWS = [
     ("product", "product (drugs) or corridor (smuggling), as keyed in the parameter file; 'all' is the sum over products"),
     ("label", "the product's name for readers (a corridor's label is the parameter file's text)"),
     ("direction", "inward, outward or total (inward + outward, SDG 16.4.1)"),
+    ("partner", "the counterpart: a country's ISO3 code or a region code (e.g. EUROPE, OTHER); 'all' for every partner"),
+    ("basis", "own: the country's own estimate, from its parameter file; reconciled: the flow between two modelled "
+              "countries as both publish it (the seller's inward flow equals the buyer's outward flow), and the "
+              "country's totals with its flows with modelled countries reconciled (see the regional network chapter)"),
     ("scenario", "structural scenario: low, central or high point-of-sale / residence shares"),
     ("value_usd", "estimate with every other input at its central value, current US dollars"),
     ("low_usd", "5th percentile of the Monte Carlo draws within the scenario"),
     ("median_usd", "50th percentile of the Monte Carlo draws"),
     ("high_usd", "95th percentile of the Monte Carlo draws"),
+    ("quantity_kg", "for a drug sold or bought across the border: pure kilograms (partner rows)"),
     ("unit", "USD: current US dollars"),
     ("status", "estimated; not estimated (no value: the data are missing, see the chapter's data gaps; never zero); "
                "partial (a total that leaves out flows not estimated)"),
@@ -72,6 +77,43 @@ def load_flows(project: Project, include_fictional: bool = False) -> pd.DataFram
     return _read(project, "flows", include_fictional)
 
 
+def load_partners(project: Project, include_fictional: bool = False) -> pd.DataFrame:
+    return _read(project, "partners", include_fictional)
+
+
+def partner_rows(partners: pd.DataFrame, pairs: pd.DataFrame, summaries: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the export by counterpart: each country's own flows by partner and product, and the
+    reconciled flows and totals (central scenario)."""
+    from ..model.network import reconciled_flows, reconciled_totals
+
+    if partners.empty:
+        return pd.DataFrame(columns=EXPORT_COLUMNS)
+    ref = summaries.drop_duplicates("country").set_index("country")["ref_area"]
+    sources = summaries.drop_duplicates(["country", "market", "product"]).set_index(["country", "market", "product"])["sources"]
+    own = partners.assign(basis="own", scenario="central", unit="USD", status="estimated")
+    frames = [own]
+    if pairs is not None and len(pairs):
+        rec = reconciled_flows(pairs)
+        label = partners.drop_duplicates(["country", "market", "product"]).set_index(["country", "market", "product"])
+        rec = rec[rec["market"] == "drugs"].assign(basis="reconciled", scenario="central", unit="USD", status="estimated",
+                                                   median_usd=float("nan"))
+        rec["drug"] = [label["drug"].get((c, m, p), "") for c, m, p in zip(rec["country"], rec["market"], rec["product"])]
+        rec["label"] = [label["label"].get((c, m, p), p) for c, m, p in zip(rec["country"], rec["market"], rec["product"])]
+        smug = reconciled_flows(pairs)
+        smug = smug[smug["market"] == "smuggling"].assign(basis="reconciled", scenario="central", unit="USD",
+                                                          status="estimated", product="all", label="all corridors",
+                                                          drug="", median_usd=float("nan"))
+        central = summaries[(summaries["scenario"] == "central") & (summaries["product"] == "all")]
+        tot = reconciled_totals(central, pairs).rename(columns={"reconciled_usd": "value_usd"}).drop(columns="own_usd")
+        tot = tot.assign(basis="reconciled", scenario="central", unit="USD", status="estimated", product="all",
+                         label="all products", drug="", partner="all")
+        frames += [rec, smug, tot]
+    out = pd.concat(frames, ignore_index=True)
+    out["ref_area"] = out["country"].map(ref)
+    out["sources"] = [sources.get((c, m, p), "") for c, m, p in zip(out["country"], out["market"], out["product"])]
+    return out.reindex(columns=EXPORT_COLUMNS)
+
+
 def not_estimated_rows(cfs) -> pd.DataFrame:
     """Rows for the markets a country's file declares but cannot estimate (only data gaps): shown as
     *not estimated*, with no value, never as zero."""
@@ -91,18 +133,26 @@ def not_estimated_rows(cfs) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def results_table(summaries: pd.DataFrame, unestimated: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The tidy table of results: one row per country, year, market, product, direction and scenario."""
+def results_table(summaries: pd.DataFrame, unestimated: pd.DataFrame | None = None, partners: pd.DataFrame | None = None,
+                  pairs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The tidy table of results: one row per country, year, market, product, direction, partner,
+    basis and scenario. Totals over partners have partner 'all'; ``partners`` (the chapters' flows by
+    counterpart) and ``pairs`` (the reconciled network) add the rows by partner and the reconciled rows."""
     out = summaries.copy() if unestimated is None or unestimated.empty else pd.concat([summaries, unestimated],
                                                                                         ignore_index=True)
+    out = out.assign(partner="all", basis="own")
+    if partners is not None and not partners.empty:
+        out = pd.concat([out, partner_rows(partners, pairs, summaries)], ignore_index=True)
     if "status" not in out:
         out["status"] = "estimated"
     out["ref_area"] = out["ref_area"].astype("Int64")
     out["drug"] = out["drug"].fillna("")
     out["label"] = out["label"].fillna("") if "label" in out else out["product"]
-    return (out[EXPORT_COLUMNS]
-            .sort_values(["country", "market", "product", "direction", "scenario", "year"], kind="stable")
-            .reset_index(drop=True))
+    out = out.reindex(columns=EXPORT_COLUMNS)
+    out["partner_order"] = out["partner"] != "all"
+    return (out.sort_values(["country", "basis", "market", "partner_order", "partner", "product", "direction", "scenario",
+                             "year"], kind="stable")
+            .drop(columns="partner_order").reset_index(drop=True))
 
 
 def sdmx_csv_table(results: pd.DataFrame) -> pd.DataFrame:
@@ -110,14 +160,16 @@ def sdmx_csv_table(results: pd.DataFrame) -> pd.DataFrame:
 
     SERIES is ``DI_ILL_IN`` (inward IFFs) or ``DI_ILL_OUT`` (outward IFFs), the UN Global SDG
     Indicators Database series of the indicator; the indicator itself is their sum, so total rows
-    are not repeated. Dimensions: REF_AREA (M49), TIME_PERIOD, ACTIVITY (the illegal market:
+    are not repeated; only the own estimates over all partners are included (the rows by partner and
+    the reconciled rows are in the csv and xlsx files). Dimensions: REF_AREA (M49), TIME_PERIOD, ACTIVITY (the illegal market:
     DRUG_TRAFFICKING or SMUGGLING_MIGRANTS, the handbook's own codes: the SDG code list of the
     activity was not found), PRODUCT (``_T`` for all products), SCENARIO; measure OBS_VALUE in
     UNIT_MEASURE ``USD``, current US dollars (not ``CON_USD``, which the SDG code list uses for
     constant dollars); attributes LOWER_BOUND and UPPER_BOUND (5th and 95th percentiles), NATURE
     (E: estimated), OBS_STATUS (A: normal; M: missing, a flow not estimated) and SOURCE_DETAIL.
     """
-    r = results[results["ref_area"].notna() & results["direction"].isin(SERIES)]
+    r = results[results["ref_area"].notna() & results["direction"].isin(SERIES) & (results["partner"] == "all")
+                & (results["basis"] == "own")]
     return pd.DataFrame({
         "DATAFLOW": SDMX_DATAFLOW,
         "SERIES": r["direction"].map(SERIES),
@@ -218,5 +270,9 @@ def export(project: Project, fmt: str, output: Path, include_fictional: bool = F
         raise IffError("there are no results yet: run `iff build` (or `iff run`) first")
     from .pages import valid_files
 
+    from ..model.network import reconcile
+
     unestimated = not_estimated_rows([cf for iso, cf in valid_files(project).items() if include_fictional or not cf.fictional])
-    return write_table(results_table(summaries, unestimated), fmt, output), replaces
+    partners = load_partners(project, include_fictional)
+    pairs = reconcile(partners, set(partners["country"].unique())) if not partners.empty else None
+    return write_table(results_table(summaries, unestimated, partners, pairs), fmt, output), replaces

@@ -105,6 +105,8 @@ def write_toc(project: Project, chapters: list[Chapter], inputs_pages: list[str]
             for c in chapters_:
                 if c == GENERATED_TRAINING:
                     new += entries(True)
+                    if (project.book_dir / "countries" / "network-example.md").is_file():
+                        new.append({"file": "countries/network-example"})
                 elif isinstance(c, dict) and c.get("sections") == GENERATED_INPUTS:
                     pages = [{"file": f"reference/inputs/{iso}"} for iso in (inputs_pages or [])]
                     new.append(dict(c, sections=pages) if pages else {k: v for k, v in c.items() if k != "sections"})
@@ -286,12 +288,13 @@ def valid_files(project: Project) -> dict[str, CountryFile]:
 
 def prepare_sources(project: Project) -> list[Chapter]:
     """Generate every page that depends on the parameter files."""
-    from .regional import write_results_pages
+    from .regional import write_network_example, write_results_pages
 
     cfs = valid_files(project)
     prune_markets(project, cfs)
     chapters = available_chapters(project)
     write_results_pages(project, cfs)
+    write_network_example(project)
     shown = {c.country for c in chapters}
     # a chapter whose parameter file is now invalid keeps its last good version, but has no inputs page
     inputs_pages = write_inputs_reference(project, [cf for iso, cf in cfs.items() if iso in shown])

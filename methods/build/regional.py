@@ -1,9 +1,9 @@
-"""The cross-country chapters: results by country (SDG 16.4.1) and mirror flows.
+"""The cross-country chapters: results by country (SDG 16.4.1) and the regional network.
 
 They are generated at every build from the results the country chapters wrote (their
-``<market>.summary.csv`` and ``<market>.flows.csv``) and from the parameter files' GDP, with the
+``<market>.summary.csv`` and ``<market>.partners.csv``) and from the parameter files' GDP, with the
 downloadable exports. No kernel is needed: the tables are arithmetic on the country results, the
-mirror pairs come from :mod:`methods.model.network`, and the prose is in the page templates.
+reconciled network comes from :mod:`methods.model.network`, and the prose is in the page templates.
 """
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from pathlib import Path
 import pandas as pd
 
 from ..model.chapter.tables import product_label
-from ..model.network import mirror_pairs
-from ..model.params import CountryFile
+from ..model.network import reconcile, reconciled_totals
+from ..model.params.partners import partner_name
+from ..model.params import MARKET_LABELS, CountryFile
 from .charts import grouped_bars
-from .export import load_flows, load_summaries, not_estimated_rows, results_table, write_table
+from .export import load_partners, load_summaries, not_estimated_rows, results_table, write_table
 from .files import write_if_changed, write_with
 from .project import Project
 from .render import Md, md_text, render
@@ -51,7 +52,9 @@ def write_results_pages(project: Project, cfs: dict[str, CountryFile]) -> bool:
         write_if_changed(out / "mirror.md", render("results-waiting.md.j2", label="mirror-flows",
                                                   title="Mirror flows between countries"))
         return False
-    results = results_table(summaries, not_estimated_rows(cfs.values()))
+    partners = load_partners(project)
+    pairs = network_pairs(partners)
+    results = results_table(summaries, not_estimated_rows(cfs.values()), partners, pairs)
     names = {iso: cfs[iso].name if iso in cfs else iso for iso in results["country"].unique()}
     # the xlsx file carries a timestamp: it is rewritten only when the data (the csv) changed
     csv_changed = True
@@ -62,7 +65,7 @@ def write_results_pages(project: Project, cfs: dict[str, CountryFile]) -> bool:
         if fmt == "csv":
             csv_changed = changed
     write_if_changed(out / "summary.md", summary_page(results, names, cfs, out))
-    write_if_changed(out / "mirror.md", mirror_page(load_flows(project)))
+    write_if_changed(out / "mirror.md", network_page(pairs, summaries, names))
     return True
 
 
@@ -148,18 +151,110 @@ def summary_page(results: pd.DataFrame, names: dict[str, str], cfs: dict[str, Co
                   scenario_table=md_table(scenario_table.map(_money)))
 
 
-def mirror_page(flows: pd.DataFrame) -> str:
-    modelled = set(flows["country"].unique()) if len(flows) else set()
-    pairs = mirror_pairs(flows, modelled) if len(flows) else pd.DataFrame()
-    if not len(pairs):
-        return render("mirror.md.j2", pairs_table=None, n_pairs=0)
-    shown = pd.DataFrame({
-        "flow (seller resident → buyer resident)": pairs["inward_country"] + " sells to " + pairs["outward_country"],
-        "market": pairs["market"], "product": pairs["product"], "year": pairs["year"],
-        "seller's inward IFF (US$ m)": pairs["value_usd_inward_side"].map(_money),
-        "buyer's outward IFF (US$ m)": pairs["value_usd_outward_side"].map(_money),
-        "gap (% of mean)": (100 * pairs["discrepancy_share"]).map(lambda x: Md(f"{x:.0f}")),
-        "main reason": pairs["reason"],
+def network_pairs(partners: pd.DataFrame) -> pd.DataFrame:
+    """The reconciled flows between the modelled countries whose chapters have results."""
+    if partners.empty:
+        return pd.DataFrame()
+    return reconcile(partners, set(partners["country"].unique()))
+
+
+def _name(code: str, names: dict[str, str]) -> str:
+    return names.get(code) or partner_name(code)
+
+
+def bilateral_matrix(pairs: pd.DataFrame, year: int, names: dict[str, str]) -> Md:
+    """Sellers in rows, buyers in columns: the reconciled flow of all markets and products in one year,
+    with each side's own estimate beneath it (millions of US dollars; — where a side has none)."""
+    y = pairs[pairs["year"] == year]
+    cols = ["value_usd_seller", "value_usd_buyer", "reconciled_usd"]
+    g = y.groupby(["seller", "buyer"])[cols].sum(min_count=1)
+    countries = sorted(set(y["seller"]) | set(y["buyer"]))
+    rows = []
+    for s in countries:
+        row = {"seller ↓ / buyer →": md_text(_name(s, names))}
+        for b in countries:
+            if (s, b) in g.index:
+                r = g.loc[(s, b)]
+                row[_name(b, names)] = Md(f"**{_money(r.reconciled_usd)}** ({_money(r.value_usd_seller)} / "
+                                          f"{_money(r.value_usd_buyer)})")
+            else:
+                row[_name(b, names)] = Md("")
+        rows.append(row)
+    return md_table(pd.DataFrame(rows), include_index=False)
+
+
+def network_page(pairs: pd.DataFrame, summaries: pd.DataFrame, names: dict[str, str]) -> str:
+    if pairs.empty:
+        return render("mirror.md.j2", matrices=[], n_pairs=0)
+    years = sorted(pairs["year"].unique())
+    matrices = [{"year": int(y), "table": bilateral_matrix(pairs, y, names)} for y in years]
+    both = pairs[pairs["rule"].str.startswith("both")]
+    disagree = both[both["disagree"]]
+    pair_name = lambda r: f"{_name(r.seller, names)} → {_name(r.buyer, names)}"  # noqa: E731
+    detail = pd.DataFrame({
+        "seller → buyer": [pair_name(r) for r in pairs.itertuples()],
+        "product": [product_label(p) if m == "drugs" else MARKET_LABELS[m] for m, p in zip(pairs["market"], pairs["product"])],
+        "year": pairs["year"],
+        "seller's own": pairs["value_usd_seller"].map(_money), "buyer's own": pairs["value_usd_buyer"].map(_money),
+        "reconciled (90% interval)": [Md(f"{_money(v)} ({_money(lo)}–{_money(hi)})") for v, lo, hi in
+                                      zip(pairs["reconciled_usd"], pairs["reconciled_low_usd"], pairs["reconciled_high_usd"])],
+        "weight of the seller's side": [Md(f"{w:.0%}") for w in pairs["seller_weight"]],
+        "why the own estimates differ": pairs["reason"],
     })
-    n = len(pairs.groupby(["inward_country", "outward_country", "market", "product"]))
-    return render("mirror.md.j2", pairs_table=md_table(shown, include_index=False), n_pairs=n)
+    own = summaries[(summaries["scenario"] == "central") & (summaries["product"] == "all")]
+    totals = reconciled_totals(own, pairs)
+    totals = totals.assign(country=totals["country"].map(lambda c: _name(c, names)), market=totals["market"].map(MARKET_LABELS),
+                           cell=[Md(f"{_money(a)} → {_money(b)}") for a, b in zip(totals["own_usd"], totals["reconciled_usd"])])
+    total_table = totals.pivot_table(index=["country", "market", "direction"], columns="year", values="cell", aggfunc="first")
+    imputed = pairs[~pairs["rule"].str.startswith("both")]
+    imputed_list = sorted({f"{pair_name(r)} ({product_label(r.product) if r.market == 'drugs' else MARKET_LABELS[r.market]}): "
+                           f"{r.reason}" for r in imputed.itertuples()})
+    return render("mirror.md.j2", matrices=matrices, n_pairs=len(pairs.groupby(["seller", "buyer"])),
+                  n_both=len(both.groupby(["seller", "buyer", "market", "product"])),
+                  disagree=[{"pair": pair_name(r), "product": product_label(r.product) if r.market == "drugs" else MARKET_LABELS[r.market],
+                             "year": int(r.year), "seller": _money(r.value_usd_seller), "seller_low": _money(r.low_usd_seller),
+                             "seller_high": _money(r.high_usd_seller), "buyer": _money(r.value_usd_buyer),
+                             "buyer_low": _money(r.low_usd_buyer), "buyer_high": _money(r.high_usd_buyer), "reason": r.reason}
+                            for r in disagree.itertuples()],
+                  imputed=imputed_list, detail_table=md_table(detail, include_index=False),
+                  total_table=md_table(total_table))
+
+
+def write_network_example(project: Project) -> bool:
+    """The training page that works the reconciliation through by hand on the fictional countries
+    (``book/countries/network-example.md``); until two of them have results, it says what is missing."""
+    from ..model.network import Z90, log_sigma, precision_weight
+
+    page = project.book_dir / "countries" / "network-example.md"
+    partners = load_partners(project, include_fictional=True)
+    fictional = partners[partners["country"].str.startswith("X")] if not partners.empty else partners
+    pairs = network_pairs(fictional)
+    both = pairs[pairs["rule"].str.startswith("both") & (pairs["market"] == "drugs")] if not pairs.empty else pairs
+    page.parent.mkdir(parents=True, exist_ok=True)
+    if both.empty or both["quantity_kg_seller"].isna().all():
+        write_if_changed(page, render("results-waiting.md.j2", label="network-example",
+                                      title="Worked example: two neighbours, one reconciled flow",
+                                      message="This example needs the chapters of two fictional neighbours that trade "
+                                              "with each other, Ruritania and Borduria (parameters/XRU.yml and "
+                                              "parameters/XBO.yml): run make book."))
+        return False
+    last = int(both["year"].max())
+    ex = both[(both["year"] == last)].sort_values("value_usd_seller", ascending=False).iloc[0]
+    names = {"XRU": "Ruritania", "XBO": "Borduria"}
+
+    def side(prefix: str, who: str) -> dict:
+        v, lo, hi = ex[f"value_usd_{prefix}"], ex[f"low_usd_{prefix}"], ex[f"high_usd_{prefix}"]
+        sigma = float(log_sigma(v, lo, hi))
+        return {"country": names.get(ex[who], ex[who]), "value": v / 1e6, "low": lo / 1e6, "high": hi / 1e6,
+                "quantity": ex[f"quantity_kg_{prefix}"] / 1e3, "sigma": sigma, "weight": float(precision_weight(sigma))}
+
+    s, b = side("seller", "seller"), side("buyer", "buyer")
+    write_if_changed(page, render(
+        "network-example.md.j2", year=last, product=product_label(ex["product"]), seller=s, buyer=b,
+        share=s["weight"] / (s["weight"] + b["weight"]), reconciled=ex["reconciled_usd"] / 1e6,
+        reconciled_low=ex["reconciled_low_usd"] / 1e6, reconciled_high=ex["reconciled_high_usd"] / 1e6,
+        reconciled_t=ex["reconciled_kg"] / 1e3, z90=Z90, reason=ex["reason"], disagree=bool(ex["disagree"]),
+        matrix=bilateral_matrix(pairs, last, names),
+        imputed=sorted({f"{_name(r.seller, names)} → {_name(r.buyer, names)} ({product_label(r.product) if r.market == 'drugs' else MARKET_LABELS[r.market]}): {r.reason}"
+                        for r in pairs[~pairs["rule"].str.startswith("both")].itertuples()})))
+    return True

@@ -29,6 +29,8 @@ def environment() -> jinja2.Environment:
     env.filters["html"] = lambda v: Md(html_text(v))
     env.filters["md"] = lambda v: Md(md_text(v))
     env.filters["raw"] = Md  # for Markdown the program composed, e.g. a table it rendered
+    # a number the program formats, as it is (inside $...$ math a backslash escape would change it)
+    env.filters["num"] = lambda v, digits=2: Md(f"{float(v):,.{int(digits)}f}")
     return env
 
 

@@ -432,8 +432,12 @@ def execute(project: Project, planned: list[Job], report: RunReport, jobs: int |
             pool.shutdown(wait=True, cancel_futures=True)
 
 
+CONNECT_LIMIT = 30  # seconds: a scheduler that does not answer in this time is reported unreachable
+
+
 def connect_to_scheduler(scheduler: str, timeout: int):
     """A client of the Dask scheduler at ``scheduler``, or a one-line error within ``timeout`` seconds
+    (at most CONNECT_LIMIT)
     (the connection is made in a background thread: a port that accepts a connection and never
     answers would otherwise hang the run)."""
     import threading
@@ -443,10 +447,11 @@ def connect_to_scheduler(scheduler: str, timeout: int):
     except ImportError:
         raise IffError("--scheduler needs the 'distributed' package (pip install distributed)") from None
     box: dict = {}
+    timeout = min(timeout, CONNECT_LIMIT)
 
     def connect():
         try:
-            box["client"] = Client(scheduler, timeout=max(timeout, 10))
+            box["client"] = Client(scheduler, timeout=max(timeout, 5))
         except BaseException as e:  # noqa: BLE001 - reported below
             box["error"] = e
 

@@ -67,6 +67,7 @@ class FlowRecord:
     price_usd: np.ndarray | None = None  # per unit of quantity
     detail: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. the home and abroad prices of a route
     path: tuple = ()  # where the transaction is described in the parameter file (a route, a chemical, a corridor)
+    partner_label: str = ""  # the file's own name for the counterpart, where a region code is too broad
 
     def direction(self, reporting_country: str) -> str | None:
         return flow_direction(reporting_country, self.payer, self.payee)

@@ -17,7 +17,7 @@ from .params import CountryFile, Quantity, iter_quantities
 
 Path = tuple  # an input's path in the parameter file
 
-STRUCTURAL_FIELDS = {"abroad_share", "resident_share"}
+STRUCTURAL_FIELDS = {"abroad_share", "share_of_imports"}
 STRUCTURAL_PARENTS = {"payment_place", "smuggler_residence", "sold_at"}
 
 

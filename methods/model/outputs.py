@@ -3,7 +3,8 @@
 A chapter of market *m* lives in ``book/countries/<ISO3>/``: the executed notebook ``m.ipynb``, the
 runner's record of the inputs it was computed from (``.m.manifest.json``), and the results the
 cross-country pages and the exports read (``m.summary.csv``: totals with their ranges;
-``m.flows.csv``: every flow record).
+``m.flows.csv``: every flow record; ``m.partners.csv``: the flows by counterpart with their ranges,
+which the regional network reconciles).
 """
 from __future__ import annotations
 
@@ -32,9 +33,13 @@ class ChapterFiles:
     def flows(self) -> Path:
         return self.folder / f"{self.market}.flows.csv"
 
+    @property
+    def partners(self) -> Path:
+        return self.folder / f"{self.market}.partners.csv"
+
     def all(self) -> list[Path]:
         """Every file of the chapter (what is removed when the chapter is dropped)."""
-        return [self.notebook, self.manifest, self.summary, self.flows]
+        return [self.notebook, self.manifest, self.summary, self.flows, self.partners]
 
 
 def write_csv(table, path: Path) -> None:

@@ -73,6 +73,29 @@ def totals(records: list[FlowRecord], country: str, n_years: int, valuation: str
     return out
 
 
+def partner_totals(records: list[FlowRecord], country: str, n_years: int) -> dict[tuple, np.ndarray]:
+    """The country's cross-border flows by counterpart: keys ``("value", product, direction,
+    partner)`` in US dollars, and ``("quantity", product, direction, partner)`` in pure kilograms
+    for the drug itself (sales and purchases). What the regional network reconciles."""
+    out: dict[tuple, np.ndarray] = {}
+    zero = np.zeros(n_years)
+    for r in records:
+        direction = r.direction(country)
+        if direction not in DIRECTIONS:
+            continue
+        key = (r.product, direction, r.partner(country))
+        out[("value",) + key] = out.get(("value",) + key, zero) + r.value_usd
+        if r.component in ("drug_sales", "drug_purchases") and r.quantity is not None:
+            out[("quantity",) + key] = out.get(("quantity",) + key, zero) + r.quantity
+    return out
+
+
+def market_results(cf: CountryFile, market: str, v: Values, valuation: str = "transaction") -> dict[tuple, np.ndarray]:
+    """A market's totals (:func:`totals`) and its flows by counterpart (:func:`partner_totals`)."""
+    records = evaluate_market(cf, market, v, detail=False)[1]
+    return {**totals(records, cf.country, len(cf.years), valuation), **partner_totals(records, cf.country, len(cf.years))}
+
+
 def market_totals(cf: CountryFile, market: str, v: Values, valuation: str = "transaction") -> dict[tuple[str, str], np.ndarray]:
     """A market's totals by (product, direction) for the inputs ``v``: what the Monte Carlo, the
     scenarios and the sensitivity analysis evaluate (the value-added table is skipped)."""
@@ -87,7 +110,7 @@ def has_fob_rule(cf: CountryFile) -> bool:
                for trade in (st.exports, st.imports) if trade is not None for r in trade.routes.values())
 
 
-RECORD_COLUMNS = ["year", "market", "drug", "product", "direction", "component", "partner", "route", "label",
+RECORD_COLUMNS = ["year", "market", "drug", "product", "direction", "component", "partner", "partner_label", "route", "label",
                   "quantity", "quantity_unit", "price_usd", "value_usd"]
 
 
@@ -99,7 +122,8 @@ def records_frame(records: list[FlowRecord], country: str, years: list[int]) -> 
         for i, y in enumerate(years):
             rows.append({
                 "year": y, "market": r.market, "drug": r.drug, "product": r.product, "direction": direction,
-                "component": r.component, "partner": partner, "route": r.route, "label": r.label,
+                "component": r.component, "partner": partner, "partner_label": r.partner_label, "route": r.route,
+                "label": r.label,
                 "quantity": None if r.quantity is None else float(np.asarray(r.quantity)[..., i]),
                 "quantity_unit": r.quantity_unit,
                 "price_usd": None if r.price_usd is None else float(np.asarray(r.price_usd)[..., i]),
@@ -161,11 +185,25 @@ STATUS = {"estimated": "estimated", "not_estimated": "not estimated",
           "partial": "partial: excludes flows not estimated"}
 
 
+PARTNER_COLUMNS = ["country", "year", "market", "drug", "product", "label", "direction", "partner", "value_usd",
+                   "low_usd", "median_usd", "high_usd", "quantity_kg", "quantity_low_kg", "quantity_high_kg"]
+
+
 def summary_frame(cf: CountryFile, market: str, prepared, n_draws: int, seed: int) -> pd.DataFrame:
-    """Inward, outward and total IFFs by product, year and structural scenario, with the
+    """The summary table of :func:`chapter_frames` (totals by product, direction and scenario)."""
+    return chapter_frames(cf, market, prepared, n_draws, seed)[0]
+
+
+def chapter_frames(cf: CountryFile, market: str, prepared, n_draws: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The results a chapter writes for the cross-country pages and the exports.
+
+    *summary*: inward, outward and total IFFs by product, year and structural scenario, with the
     Monte Carlo 5th, 50th and 95th percentiles (current US dollars). A flow that the file's data gaps
     leave unestimated has a row with no value and the status *not estimated*; the totals it would
-    belong to are marked *partial*."""
+    belong to are marked *partial*.
+
+    *partners*: the central scenario's flows by counterpart (value, and pure kilograms of drug),
+    with their Monte Carlo percentiles from the same draws: what the regional network reconciles."""
     from .uncertainty import SCENARIOS, monte_carlo, percentiles
 
     years = cf.years
@@ -193,12 +231,18 @@ def summary_frame(cf: CountryFile, market: str, prepared, n_draws: int, seed: in
                 "status": STATUS[status],
                 "sources": ";".join(sources.get(product, sorted({k for v in sources.values() for k in v})))}
 
+    partner_rows = []
     scenarios = SCENARIOS + (("fob",) if market == "drugs" and has_fob_rule(cf) else ())
     for scenario in scenarios:
         ev = (lambda v: market_totals(cf, market, v, valuation="fob")) if scenario == "fob" else evaluate
+        if scenario == "central":
+            ev = lambda v: market_results(cf, market, v)  # noqa: E731 (the flows by partner, from the same draws)
         base = "central" if scenario == "fob" else scenario
         det = ev(prepared.scenario(base, prefix))
         pct = percentiles(monte_carlo(prepared, ev, base, n_draws, seed, prefix))
+        if scenario == "central":
+            partner_rows = _partner_rows(cf, market, det, pct, drug_of, labels)
+            det = {k: a for k, a in det.items() if len(k) == 2}
         estimated = {(p, d) for p, d in det}
         gaps = [(drug, p, d) for drug, p, d, _ in missing if (p, d) not in estimated or not np.any(det[(p, d)])]
         partial_directions = {d for _, _, d in gaps} | ({"total"} if gaps else set())
@@ -213,4 +257,25 @@ def summary_frame(cf: CountryFile, market: str, prepared, n_draws: int, seed: in
         for drug, product, direction in gaps:
             for i, year in enumerate(years):
                 rows.append(row(scenario, product, direction, i, year, "not_estimated", drug=drug))
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), pd.DataFrame(partner_rows, columns=PARTNER_COLUMNS)
+
+
+def _partner_rows(cf: CountryFile, market: str, det: dict, pct: dict, drug_of: dict, labels: dict) -> list[dict]:
+    rows = []
+    nan = float("nan")
+    for key, arr in det.items():
+        if key[0] != "value":
+            continue
+        _, product, direction, partner = key
+        q = ("quantity", product, direction, partner)
+        for i, year in enumerate(cf.years):
+            rows.append({
+                "country": cf.country, "year": year, "market": market, "drug": drug_of.get(product, ""),
+                "product": product, "label": labels.get(product, product), "direction": direction, "partner": partner,
+                "value_usd": float(np.asarray(arr)[..., i]), "low_usd": float(pct[key][0, i]),
+                "median_usd": float(pct[key][1, i]), "high_usd": float(pct[key][2, i]),
+                "quantity_kg": float(np.asarray(det[q])[..., i]) if q in det else nan,
+                "quantity_low_kg": float(pct[q][0, i]) if q in det else nan,
+                "quantity_high_kg": float(pct[q][2, i]) if q in det else nan,
+            })
+    return rows

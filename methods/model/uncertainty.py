@@ -137,6 +137,10 @@ class Prepared:
     def sampled_inputs(self, prefix: tuple = ()) -> list[InputInfo]:
         return [i for i in self.under(prefix) if i.uncertain and not i.structural]
 
+    def structural_inputs(self, prefix: tuple = ()) -> list[InputInfo]:
+        """The scenario inputs (who owns the drug where it changes hands, where fees are paid) that have bounds."""
+        return [i for i in self.under(prefix) if i.uncertain and i.structural]
+
     def uniforms(self, n: int, seed: int, prefix: tuple = ()) -> dict[tuple, np.ndarray]:
         """The uniform draws behind ``n`` Monte Carlo draws: one stream per input (by path)."""
         return {i.path: input_stream(seed, i.path).random(n) for i in self.sampled_inputs(prefix)}
@@ -204,13 +208,15 @@ class TornadoBar:
 
 
 def tornado(prepared: Prepared, evaluate: Evaluate, key: tuple, year_index: int = -1,
-            scenario: str = "central", prefix: tuple = ()) -> tuple[float, list[TornadoBar]]:
+            scenario: str = "central", prefix: tuple = (), structural: bool = False) -> tuple[float, list[TornadoBar]]:
     """One-at-a-time sensitivity of output ``key`` in one year: each uncertain input at its low
-    and high bound, the others central. Returns the central output and bars sorted by swing."""
+    and high bound, the others central. Returns the central output and bars sorted by swing.
+    ``structural=True`` does the same for the scenario inputs instead (how much of the result each
+    ownership or payment share carries)."""
     base = prepared.scenario(scenario, prefix)
     central = float(np.asarray(evaluate(base)[key])[..., year_index])
     bars = []
-    for info in prepared.sampled_inputs(prefix):
+    for info in (prepared.structural_inputs(prefix) if structural else prepared.sampled_inputs(prefix)):
         k = info.path
         lo = float(np.asarray(evaluate(base.replace({k: prepared.lows[k]}))[key])[..., year_index])
         hi = float(np.asarray(evaluate(base.replace({k: prepared.highs[k]}))[key])[..., year_index])

@@ -10,6 +10,7 @@ import pandas as pd
 from ..drugs.balance import BALANCE_ITEMS, StageBalance
 from ..inputs import InputInfo
 from ..params import STAGE_LABELS, CountryFile, Quantity
+from ..params.partners import partner_name
 from .text import html_text, md_text
 
 EVIDENCE_LABELS = {
@@ -18,8 +19,9 @@ EVIDENCE_LABELS = {
     "derived": "derived from sources",
 }
 ITEM_LABELS = {
-    "production": "Production", "imports": "Imports", "inflow": "From previous stage",
-    "discrepancy": "Statistical discrepancy", "exports": "Exports", "seizures": "Seizures (pure)",
+    "production": "Production", "imports": "Imports bought by residents", "inflow": "From previous stage",
+    "transit_in": "Entering in transit (owned by non-residents)", "transit_out": "Leaving in transit",
+    "discrepancy": "Statistical discrepancy", "exports": "Exports sold by residents", "seizures": "Seizures (pure)",
     "consumption": "Domestic consumption", "losses": "Losses", "licit_use": "Licit/traditional use",
     "outflow": "To next stage",
 }
@@ -339,8 +341,8 @@ def services_table(records, country: str, years: list[int]) -> pd.DataFrame:
         if r.component != "services":
             continue
         direction = r.direction(country) or "not this country's flow"
-        payer = "residents" if r.payer == country else r.payer
-        payee = "residents" if r.payee == country else r.payee
+        payer = "residents" if r.payer == country else partner_name(r.payer)
+        payee = "residents" if r.payee == country else partner_name(r.payee)
         rows[(r.label, f"{payer} → {payee}", direction)] = [v / 1e6 for v in _per_year(r.value_usd, years)]
     table = pd.DataFrame(rows, index=[str(y) for y in years]).T
     if len(table):
@@ -404,3 +406,26 @@ def not_estimated_markdown(missing) -> str:
     items = [f"- **{md_text(product_label(product))}** ({md_text(direction)}): not estimated. Missing: {md_text(what)}"
              for _drug, product, direction, what in missing]
     return "**Not estimated** (shown as such in every table and export, never as zero):\n\n" + "\n".join(items)
+
+
+def transit_table(transit, years: list[int]) -> pd.DataFrame:
+    """Drug that crossed a stage owned by non-residents, in tonnes: what entered, was seized or lost,
+    and left by each route. None of it is an IFF of the country: it keeps its owner."""
+    rows = {("entering", ""): _per_year(transit.entering, years),
+            ("seized in the country", ""): _per_year(transit.seized, years),
+            ("lost", ""): _per_year(transit.lost, years)}
+    for label, partner, q in transit.routes.values():
+        rows[("leaving", f"{label} ({partner_name(partner)})")] = _per_year(q, years)
+    table = pd.DataFrame(rows, index=[str(y) for y in years]).T / 1000.0
+    table.index = table.index.set_names(["", "route"])
+    return table
+
+
+def ownership_table(central: float, bars, labeller) -> pd.DataFrame:
+    """How much of a total each scenario input carries: the total with the input at its low and high
+    bound (the others central), and the swing as a share of the central total."""
+    rows = [{"input": labeller(b), "total at low bound, US$ m": b.output_at_low / 1e6,
+             "total at high bound, US$ m": b.output_at_high / 1e6,
+             "swing, % of central total": 100 * b.swing / central if central else float("nan")} for b in bars]
+    return pd.DataFrame(rows, columns=["input", "total at low bound, US$ m", "total at high bound, US$ m",
+                                       "swing, % of central total"])

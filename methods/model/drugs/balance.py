@@ -4,11 +4,12 @@ Identity, for every stage and year (all in the stage's unit, pure equivalent):
 
 .. math::
 
-    P + M + I + D = X + S + C + \\Lambda + L^{lic} + O
+    P + M + T^{in} + I + D = X + T^{out} + S + C + \\Lambda + L^{lic} + O
 
-with production *P*, imports *M*, inflow from the previous stage *I*, exports *X*, seizures *S*,
-consumption *C*, losses :math:`\\Lambda`, licit use :math:`L^{lic}` and outflow to the next stage
-*O*. One item balances the others. When the recorded uses exceed the supply, the balancing item
+with production *P*, imports bought by residents *M*, drug entering in transit (owned by
+non-residents) :math:`T^{in}`, inflow from the previous stage *I*, exports sold by residents *X*,
+drug leaving in transit :math:`T^{out}`, seizures *S*, consumption *C*, losses :math:`\\Lambda`,
+licit use :math:`L^{lic}` and outflow to the next stage *O*. One item balances the others. When the recorded uses exceed the supply, the balancing item
 is set to zero and the shortfall is shown as a statistical discrepancy *D* on the supply side,
 rather than a negative flow.
 """
@@ -18,10 +19,10 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-BALANCE_ITEMS = ("production", "imports", "inflow", "discrepancy",
-                 "exports", "seizures", "consumption", "losses", "licit_use", "outflow")
-SUPPLY_ITEMS = ("production", "imports", "inflow", "discrepancy")
-USE_ITEMS = ("exports", "seizures", "consumption", "losses", "licit_use", "outflow")
+BALANCE_ITEMS = ("production", "imports", "transit_in", "inflow", "discrepancy",
+                 "exports", "transit_out", "seizures", "consumption", "losses", "licit_use", "outflow")
+SUPPLY_ITEMS = ("production", "imports", "transit_in", "inflow", "discrepancy")
+USE_ITEMS = ("exports", "transit_out", "seizures", "consumption", "losses", "licit_use", "outflow")
 
 
 @dataclass
@@ -40,6 +41,8 @@ class StageBalance:
     losses: np.ndarray
     licit_use: np.ndarray
     outflow: np.ndarray
+    transit_in: np.ndarray | float = 0.0
+    transit_out: np.ndarray | float = 0.0
 
     def supply(self) -> np.ndarray:
         return sum(getattr(self, k) for k in SUPPLY_ITEMS)
@@ -96,15 +99,37 @@ def route_quantity(flow_quantity, route_share, sum_of_route_shares):
     return np.multiply(flow_quantity, np.divide(route_share, sum_of_route_shares))
 
 
-def traded_by_residents_kg(route_quantity, resident_share):
-    """Part of a route's quantity that residents of the reporting country buy or sell.
+def transit_in_kg(imports_kg, share_of_imports):
+    """Drug entering in transit, as a share of the measured imports.
 
-    .. math:: Q^{res}_r = Q_r \\times \\rho_r
+    .. math:: T^{in} = \\tau \\, M^{all}
 
-    The rest crosses the country under the ownership of non-residents: a transaction between
-    non-residents, which is not an IFF of the reporting country.
+    :math:`M^{all}`: everything that enters the country (the stage's measured imports); :math:`\\tau`:
+    the share that stays owned by non-residents. The rest, :math:`(1-\\tau) M^{all}`, is bought by
+    residents: their imports *M*.
     """
-    return np.multiply(route_quantity, resident_share)
+    return np.multiply(imports_kg, share_of_imports)
+
+
+def transit_part(total, own_kg, transit_kg):
+    """The part of a quantity that falls on the drug in transit, in proportion to the quantities.
+
+    .. math:: Z^{T} = Z \\, \\frac{T^{in}}{T^{in} + Q^{own}}
+
+    (used for seizures: a seizure does not ask who owns the drug). Zero when both are zero.
+    """
+    own_kg, transit_kg = np.asarray(own_kg, dtype=float), np.asarray(transit_kg, dtype=float)
+    present = own_kg + transit_kg
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(present > 0, np.multiply(total, np.divide(transit_kg, np.where(present > 0, present, 1.0))), 0.0)
+
+
+def transit_out_kg(transit_in, transit_seized, transit_lost):
+    """Drug leaving in transit: what entered, less what was seized or lost on the way.
+
+    .. math:: T^{out} = \\max(T^{in} - Z^{T} - \\Lambda^{T}, 0)
+    """
+    return np.maximum(np.subtract(np.subtract(transit_in, transit_seized), transit_lost), 0.0)
 
 
 def flow_from_base_kg(base_kg, base_share, base_fraction_of_flow=1.0):

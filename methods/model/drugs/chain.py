@@ -13,7 +13,7 @@ import numpy as np
 from ..accounting import FlowRecord
 from ..inputs import Values
 from ..params import CHAIN_STAGES, Chain, DrugMarket, Route, Stage, Trade
-from ..params.drugs import Precursor, RetailMarket, Service, Volume
+from ..params.drugs import Precursor, RetailMarket, Transit, Volume
 from . import balance as bal
 from .demand import (
     consumption_pure_kg,
@@ -70,6 +70,20 @@ class RetailEstimate:
 
 
 @dataclass
+class TransitResult:
+    """Drug that crossed a stage owned by non-residents: it keeps its owner from entry to exit."""
+
+    stage: str
+    label: str
+    owner: str  # residence of the owners (country or region code)
+    entering: np.ndarray  # pure kg (the stage's unit)
+    seized: np.ndarray
+    lost: np.ndarray
+    leaving: np.ndarray
+    routes: dict[str, tuple[str, str, np.ndarray]]  # route -> (label, partner, quantity leaving by it)
+
+
+@dataclass
 class ChainResult:
     drug: str
     role: str
@@ -78,6 +92,7 @@ class ChainResult:
     value_chain: list[ValueChainRow] = field(default_factory=list)
     retail: dict[str, RetailEstimate] = field(default_factory=dict)
     conversions: dict[str, np.ndarray] = field(default_factory=dict)  # stage -> output of the next stage per unit
+    transits: dict[str, TransitResult] = field(default_factory=dict)  # stage -> drug in transit
 
 
 @dataclass
@@ -145,8 +160,6 @@ def route_flows(country: str, drug: str, product: str, unit: str, trade: Trade, 
     out = []
     for rid, r in routes.items():
         q_kg = bal.route_quantity(quantity, v(r.share), total_share) * KG_PER_UNIT[unit]
-        if r.resident_share is not None:
-            q_kg = bal.traded_by_residents_kg(q_kg, v(r.resident_share))
         prices = rung_prices_usd_per_pure_kg(r, v)
         price = route_price_usd_per_pure_kg(r, prices, v)
         detail = {f"rung_{k}_price_usd": p for k, p in prices.items()}
@@ -160,19 +173,30 @@ def route_flows(country: str, drug: str, product: str, unit: str, trade: Trade, 
             market="drugs", drug=drug, product=product, component="drug_sales" if sale else "drug_purchases",
             route=rid, label=r.label, payer=r.partner if sale else country, payee=country if sale else r.partner,
             value_usd=cross_border_value_usd(q_kg, price), quantity=q_kg, quantity_unit="kg pure", price_usd=price,
-            detail=detail, path=path + ("routes", rid),
+            detail=detail, path=path + ("routes", rid), partner_label=r.partner_label or "",
         ))
     return out
 
 
-def service_flows(country: str, drug: str, stage: str, st: Stage, route_records: list[FlowRecord], v: Values,
-                  path: tuple) -> list[FlowRecord]:
-    """The services paid on a stage's trade, each a flow from its payer to its payee."""
+def transit_routes_kg(transit: Transit, leaving, unit: str, v: Values) -> dict[str, np.ndarray]:
+    """The drug in transit leaving by each of its routes, in kilograms (:func:`balance.route_quantity`)."""
+    total_share = sum(v(r.share) for r in transit.routes.values())
+    return {rid: bal.route_quantity(leaving, v(r.share), total_share) * KG_PER_UNIT[unit] for rid, r in transit.routes.items()}
+
+
+def service_flows(country: str, drug: str, stage: str, st: Stage, route_records: list[FlowRecord],
+                  transit_kg: dict[str, np.ndarray], v: Values, path: tuple) -> list[FlowRecord]:
+    """The services paid on a stage's trade (or on the drug in transit that leaves, ``transit_kg`` by
+    route), each a flow from its payer to its payee."""
     out = []
     for sid, s in st.services.items():
-        component = "drug_sales" if s.basis == "exports" else "drug_purchases"
-        basis = [r for r in route_records if r.component == component and (s.route is None or r.route == s.route)]
-        quantity = sum((r.quantity for r in basis), np.zeros(len(v.years)))
+        if s.basis == "transit":
+            basis = [q for rid, q in transit_kg.items() if s.route is None or rid == s.route]
+        else:
+            component = "drug_sales" if s.basis == "exports" else "drug_purchases"
+            basis = [r.quantity for r in route_records
+                     if r.component == component and (s.route is None or r.route == s.route)]
+        quantity = sum(basis, np.zeros(len(v.years)))
         purity = v(s.purity) if s.purity is not None else 1.0
         price = price_usd_per_kg(v(s.price), v.fx_for(s.price))
         payer = country if s.payer == "resident" else s.payer
@@ -214,6 +238,7 @@ def evaluate_chain(country: str, drug: str, chain: Chain, population, v: Values,
     flows: list[FlowRecord] = []
     retail: dict[str, RetailEstimate] = {}
     conversions: dict[str, np.ndarray] = {}
+    transits: dict[str, TransitResult] = {}
     previous: tuple[Stage, np.ndarray, np.ndarray] | None = None
     for i, name in enumerate(names):
         st = chain.stages[name]
@@ -230,31 +255,56 @@ def evaluate_chain(country: str, drug: str, chain: Chain, population, v: Values,
         licit = v(st.licit_use) if st.licit_use is not None else 0.0
         loss_share = v(st.losses) if st.losses is not None else 0.0
         imports = volume_kg(st.imports.volume, v) if st.imports is not None and st.imports.volume is not None else 0.0
+        transit_in = 0.0
+        if st.transit is not None:  # drug owned by non-residents: it enters and leaves, and is no resident's import
+            if st.transit.share_of_imports is not None:
+                transit_in = bal.transit_in_kg(imports, v(st.transit.share_of_imports))
+                imports = np.subtract(imports, transit_in)
+            else:
+                transit_in = volume_kg(st.transit.volume, v)
         exports = 0.0
         outflow = 0.0
         if not last or chain.balance == "exports":
             supply = bal.supply_kg(production, imports, inflow)
+            seized_in_transit = bal.transit_part(seizures, supply, transit_in) if st.transit is not None else 0.0
+            own_seizures = np.subtract(seizures, seized_in_transit)
             losses = losses_kg(loss_share, supply)
             if not last:
                 exports = np.multiply(v(st.exports.share), supply) if st.exports is not None else 0.0
-                outflow, _ = bal.residual_and_discrepancy(supply, exports + seizures + consumption + losses + licit)
+                outflow, _ = bal.residual_and_discrepancy(supply, exports + own_seizures + consumption + losses + licit)
             else:
-                exports, _ = bal.residual_and_discrepancy(supply, seizures + consumption + losses + licit)
+                exports, _ = bal.residual_and_discrepancy(supply, own_seizures + consumption + losses + licit)
         else:
-            exports = volume_kg(st.exports.volume, v)
-            losses = bal.losses_given_uses_kg(loss_share, exports, seizures, consumption)
-            uses = exports + seizures + consumption + losses + licit
+            exports = volume_kg(st.exports.volume, v) if st.exports is not None else 0.0
+            own_uses = np.add(np.add(exports, consumption), licit)
+            seized_in_transit = bal.transit_part(seizures, own_uses, transit_in) if st.transit is not None else 0.0
+            own_seizures = np.subtract(seizures, seized_in_transit)
+            losses = bal.losses_given_uses_kg(loss_share, exports, own_seizures, consumption)
+            uses = exports + own_seizures + consumption + losses + licit
             if chain.balance == "imports":
                 imports, _ = bal.residual_and_discrepancy(uses, bal.supply_kg(production, 0.0, inflow))
             else:  # production
                 production, _ = bal.residual_and_discrepancy(uses, bal.supply_kg(0.0, imports, inflow))
-        items = dict(production=production, imports=imports, inflow=inflow, exports=exports, seizures=seizures,
-                     consumption=consumption, losses=losses, licit_use=licit, outflow=outflow)
+        transit_out = 0.0
+        if st.transit is not None:
+            lost_in_transit = losses_kg(loss_share, transit_in)
+            transit_out = bal.transit_out_kg(transit_in, seized_in_transit, lost_in_transit)
+            losses = np.add(losses, lost_in_transit)
+            n = len(v.years)
+            by_route = transit_routes_kg(st.transit, transit_out, unit, v)
+            transits[name] = TransitResult(
+                name, st.transit.label, st.transit.owner, *(np.broadcast_to(np.asarray(x, dtype=float) * KG_PER_UNIT[unit],
+                                                                            np.broadcast_shapes(np.shape(x), (n,)))
+                                                         for x in (transit_in, seized_in_transit, lost_in_transit, transit_out)),
+                {rid: (r.label, r.partner, by_route[rid]) for rid, r in st.transit.routes.items()})
+        items = dict(production=production, imports=imports, transit_in=transit_in, inflow=inflow, exports=exports,
+                     transit_out=transit_out, seizures=seizures, consumption=consumption, losses=losses, licit_use=licit,
+                     outflow=outflow)
         present = {k for k, x in items.items() if not (isinstance(x, float) and x == 0.0)}  # items not absent
         shape = np.broadcast_shapes(*(np.shape(x) for x in items.values()), (len(v.years),))
         items = {k: np.broadcast_to(np.asarray(x, dtype=float), shape) for k, x in items.items()}
         uses = sum((items[k] for k in bal.USE_ITEMS if k in present), np.zeros(shape[-1]))
-        supply = sum((items[k] for k in ("production", "imports", "inflow") if k in present), np.zeros(shape[-1]))
+        supply = sum((items[k] for k in ("production", "imports", "transit_in", "inflow") if k in present), np.zeros(shape[-1]))
         balances[name] = bal.StageBalance(product=name, unit=unit,
                                           discrepancy=np.broadcast_to(np.subtract(uses, supply), shape), **items)
         routes = []
@@ -262,7 +312,8 @@ def evaluate_chain(country: str, drug: str, chain: Chain, population, v: Values,
             routes += route_flows(country, drug, name, unit, st.exports, items["exports"], "inward", v, where + ("exports",))
         if st.imports is not None:
             routes += route_flows(country, drug, name, unit, st.imports, items["imports"], "outward", v, where + ("imports",))
-        flows += routes + service_flows(country, drug, name, st, routes, v, where)
+        transit_kg = {rid: q for rid, (_, _, q) in transits[name].routes.items()} if name in transits else {}
+        flows += routes + service_flows(country, drug, name, st, routes, transit_kg, v, where)
         processed_kg = (items["production"] + items["inflow"]) * KG_PER_UNIT[unit]
         for pid, pc in st.precursors.items():
             qty, price, _ = precursor_purchases(pc, processed_kg, v)
@@ -272,6 +323,7 @@ def evaluate_chain(country: str, drug: str, chain: Chain, population, v: Values,
                 quantity=qty, quantity_unit=pc.per_kg.unit.split("/")[0] + " chemical",
                 price_usd=np.broadcast_to(price, np.shape(qty)),
                 detail={"stage": name, "imported_share": v(pc.imported_share)}, path=where + ("precursors", pid),
+                partner_label=pc.partner_label or "",
             ))
         if not last:
             conversions[name] = stage_conversion(name, st, v)
@@ -279,7 +331,7 @@ def evaluate_chain(country: str, drug: str, chain: Chain, population, v: Values,
             retail[name] = retail_estimate(name, st.retail, population, v)
         previous = (st, items["outflow"], conversions.get(name))
     result = ChainResult(drug=drug, role=chain.role, balances=balances, flows=flows, retail=retail,
-                         conversions=conversions)
+                         conversions=conversions, transits=transits)
     if detail:
         result.value_chain = value_chain(drug, chain, result, v)
     return result

@@ -1,6 +1,8 @@
 """The whole parameter file of one country."""
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from .drugs import DrugMarket
@@ -8,6 +10,10 @@ from .records import bad, LcuPerUsd, Quantity, Strict, Text, Year
 from .smuggling import SmugglingMarket
 
 MARKETS = ("drugs", "smuggling")
+# The format of the parameter files this handbook reads. Format 1 (before 2026-11) named partners in
+# free text and kept drug in transit out of a country's flows with resident shares on its routes;
+# `iff upgrade` rewrites such a file (methods/build/upgrade.py).
+FORMAT = 2
 MARKET_LABELS = {"drugs": "drug trafficking", "smuggling": "smuggling of migrants"}
 
 
@@ -35,6 +41,7 @@ class Markets(Strict):
 class CountryFile(Strict):
     """Everything the notebooks need to estimate one country's IFFs."""
 
+    format: Literal[2] = Field(description="The format of the parameter file (see `iff upgrade`)")
     country: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 3166-1 alpha-3 code (XAA-XZZ for fictional countries)")
     name: Text
     name_es: Text | None = Field(default=None, description="Name in Spanish")

@@ -27,6 +27,7 @@ from .records import (
     GramsPerUser,
     Hectares,
     Key,
+    PartnerCode,
     KgPerHa,
     Kilograms,
     PricePoint,
@@ -55,7 +56,6 @@ STAGE_LABELS = {
     "heroin": "heroin",
     "methamphetamine": "methamphetamine",
 }
-PartnerCode = Text
 
 
 class FobRule(Strict):
@@ -79,13 +79,14 @@ class Route(Strict):
     inputs: their low and high values define the point-of-sale scenarios.
 
     The two-rung form ``home``/``abroad`` with ``abroad_share`` (the share whose ownership changes
-    abroad) is the same thing for a ladder of two rungs. ``resident_share`` (also structural) is the
-    share traded by residents at all: drug that crosses the country under the ownership of
-    non-residents changes hands between non-residents only.
+    abroad) is the same thing for a ladder of two rungs. Drug that crosses the country under the
+    ownership of non-residents is not on a route: it is the stage's ``transit``.
     """
 
     label: Text
-    partner: PartnerCode = Field(description="ISO3 code of the counterpart's country, or a region name")
+    partner: PartnerCode = Field(description="The counterpart: a country's ISO3 code (e.g. MEX), or a region code (e.g. EUROPE)")
+    partner_label: Text | None = Field(default=None, description="Name of the partner for readers, when a region code "
+                                       "is too broad (e.g. 'Europe and other markets')")
     share: Share = Field(description="Share of the stage's exports (or imports) that takes this route")
     home: PricePoint | None = Field(default=None, description="Price if ownership changes hands in the reporting country")
     abroad: PricePoint | None = Field(default=None, description="Price if ownership changes hands abroad (transit or destination)")
@@ -95,11 +96,6 @@ class Route(Strict):
     sold_at: dict[Key, Share] = Field(
         default_factory=dict, description="Share of the quantity whose ownership passes at each rung of the ladder (sum to 1)")
     fob: FobRule | None = Field(default=None, description="The FOB valuation rule, as a scenario (rungs of the ladder)")
-    resident_share: Share | None = Field(
-        default=None,
-        description="Share of the route's quantity bought or sold by residents of the reporting country; the rest "
-        "crosses under the ownership of non-residents and is no IFF of this country (default: all of it)",
-    )
 
     @model_validator(mode="after")
     def _one_form(self) -> "Route":
@@ -141,7 +137,7 @@ class Service(Strict):
     a resident to a non-resident is an outward IFF; the reverse, an inward IFF."""
 
     label: Text
-    basis: Literal["exports", "imports"] = Field(description="The stage's flow the service is paid on")
+    basis: Literal["exports", "imports", "transit"] = Field(description="The stage's flow the service is paid on")
     route: Key | None = Field(default=None, description="Only this route of the flow (default: all routes)")
     share: Share = Field(description="Share of the quantity that uses (and pays for) the service")
     price: Price = Field(description="Price of the service per kilogram carried")
@@ -152,6 +148,12 @@ class Service(Strict):
 
     @model_validator(mode="after")
     def _parties(self) -> "Service":
+        from .partners import PARTNER_HELP, is_partner_code
+
+        for who in ("payer", "payee"):
+            value = getattr(self, who)
+            if value != "resident" and not is_partner_code(value):
+                raise bad("parties", "{w}: {v!r} must be 'resident' or {h}", {"w": who, "v": value, "h": PARTNER_HELP})
         if (self.payer == "resident") == (self.payee == "resident"):
             raise bad("parties", "a service is a flow of the reporting country when exactly one of payer and payee is "
                       "'resident' (got payer {a!r}, payee {b!r})", {"a": self.payer, "b": self.payee})
@@ -226,6 +228,45 @@ class Volume(Strict):
         return self
 
 
+class TransitRoute(Strict):
+    """Where drug in transit goes when it leaves."""
+
+    label: Text
+    partner: PartnerCode = Field(description="The country or region it leaves for")
+    partner_label: Text | None = Field(default=None, description="Name of the partner for readers, when a region code "
+                                       "is too broad (e.g. 'Europe and other markets')")
+    share: Share = Field(description="Share of the transit that takes this route (all routes sum to 1)")
+
+
+class Transit(Strict):
+    """Drug that crosses the country under the ownership of non-residents. It enters and leaves
+    without becoming the country's output or its residents' sales: it is no IFF of the country.
+    What the owners pay residents for moving, storing or protecting it is (a service on the basis
+    ``transit``).
+
+    The quantity is given directly (``volume``), or as the part of the stage's measured imports
+    that stays owned by non-residents (``share_of_imports``, a scenario input): the rest of the
+    imports is bought by residents and enters the country's own balance. Seizures and losses fall on
+    the drug in transit and on the country's own drug in proportion to their quantities."""
+
+    label: Text
+    owner: PartnerCode = Field(description="Residence of the owners of the drug in transit")
+    volume: Volume | None = Field(default=None, description="Drug in transit, pure kilograms (or from an observed flow)")
+    share_of_imports: Share | None = Field(
+        default=None, description="Instead of volume: the share of the stage's imports that stays owned by non-residents")
+    routes: dict[Key, TransitRoute] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_quantity(self) -> "Transit":
+        if (self.volume is None) == (self.share_of_imports is None):
+            raise bad("transit_form", "give the transit's volume, or its share_of_imports, not both")
+        return self
+
+    def check_routes(self, where: str) -> None:
+        if not self.routes:
+            raise bad("transit_form", "{w}: give the routes the drug in transit leaves by", {"w": where})
+
+
 class Trade(Strict):
     """Exports or imports of a stage.
 
@@ -270,7 +311,9 @@ class Precursor(Strict):
     per_kg: Quantity = Field(description="Quantity of the chemical per kg of pure product (kg/kg or l/kg)")
     price: Quantity = Field(description="Purchase price per kg or litre of the chemical (e.g. USD/kg, USD/l)")
     imported_share: Share = Field(description="Share of the chemical bought from non-residents")
-    partner: PartnerCode = Field(description="Country (ISO3) or region of the non-resident suppliers")
+    partner: PartnerCode = Field(description="Country (ISO3 code) or region code of the non-resident suppliers")
+    partner_label: Text | None = Field(default=None, description="Name of the suppliers' country or region for readers, "
+                                       "when the code is too broad")
 
     @model_validator(mode="after")
     def _units(self) -> "Precursor":
@@ -340,6 +383,7 @@ class Stage(Strict):
         default=None, description="Price at the production site, for the value chain"
     )
     precursors: dict[Key, Precursor] = Field(default_factory=dict)
+    transit: Transit | None = Field(default=None, description="Drug crossing the country owned by non-residents")
     services: dict[Key, Service] = Field(default_factory=dict, description="Services paid on the stage's trade")
     retail: RetailMarket | None = Field(default=None, description="The retail market from the demand side (triangulation)")
     cross_checks: dict[Key, CrossCheck] = Field(default_factory=dict,
@@ -349,10 +393,13 @@ class Stage(Strict):
 class Chain(Strict):
     """One drug's chain in the reporting country."""
 
-    role: Literal["producer", "transit"] = Field(description="Producer or transit country for this drug")
+    role: Literal["producer", "transit", "producer-transit", "destination"] = Field(
+        description="The country's place in this drug's market: producer; transit (buys abroad, sells abroad); "
+        "producer-transit (produces, and drug owned by non-residents also crosses it: a stage's transit); "
+        "destination (buys abroad for its own consumption)")
     balance: Literal["exports", "imports", "production"] = Field(
         description="The balancing item of the last stage: exports (producer), imports (transit with "
-        "exports given) or production (producer whose output is inferred from demand)"
+        "exports given, or destination) or production (producer whose output is inferred from demand)"
     )
     description: Text | None = None
     stages: dict[str, Stage]
@@ -407,6 +454,12 @@ class DrugMarket(Strict):
                               "conversion_from_morphine), once", {"w": where})
                 if st.conversion_from_morphine is not None and (name != "opium" or last):
                     raise bad("conversion", "{w}: conversion_from_morphine is for opium gum turned into heroin", {"w": where})
+                if st.transit is not None and st.transit.share_of_imports is not None and (
+                        st.imports is None or st.imports.volume is None):
+                    raise bad("transit_form", "{w}.transit: share_of_imports needs the stage's imports with their volume "
+                              "(what enters the country)", {"w": where})
+                if st.transit is not None:
+                    st.transit.check_routes(where + ".transit")
                 for sid, service in st.services.items():
                     flow = getattr(st, service.basis)
                     if flow is None:
@@ -436,9 +489,10 @@ class DrugMarket(Strict):
                             raise bad("balance", "{w}: exports (with routes) are the balancing item and need routes", {"w": where})
                         if ex.volume is not None or ex.share is not None:
                             raise bad("balance", "{w}.exports: exports are the balancing item; remove share/volume", {"w": where})
-                    else:
-                        if ex is None or ex.volume is None:
-                            raise bad("balance", "{w}.exports: with balance '{b}', give the volume of exports", {"w": where, "b": chain.balance})
+                    elif ex is not None and ex.volume is None:
+                        raise bad("balance", "{w}.exports: with balance '{b}', give the volume of exports", {"w": where, "b": chain.balance})
+                    elif ex is None and chain.balance == "production":
+                        raise bad("balance", "{w}.exports: with balance 'production', give the volume of exports", {"w": where})
                     if chain.balance == "imports":
                         if im is None or im.volume is not None:
                             raise bad("balance", "{w}.imports: imports are the balancing item; give routes only", {"w": where})
@@ -447,10 +501,17 @@ class DrugMarket(Strict):
                     if chain.balance == "production" and (i != 0 or st.production is not None):
                         raise bad("balance", "{w}: with balance 'production' the chain has one stage and no production section", {"w": where})
             first = chain.stages[names[0]]
-            if chain.role == "producer" and chain.balance != "production" and first.production is None:
-                raise bad("production", "chains.{d}: a producer chain needs production in its first stage", {"d": drug})
-            if chain.role == "transit" and any(s.production is not None for s in chain.stages.values()):
-                raise bad("production", "chains.{d}: a transit chain has no production", {"d": drug})
+            producer = chain.role in ("producer", "producer-transit")
+            if producer and chain.balance != "production" and first.production is None:
+                raise bad("production", "chains.{d}: a {r} chain needs production in its first stage", {"d": drug, "r": chain.role})
+            if not producer and any(s.production is not None for s in chain.stages.values()):
+                raise bad("production", "chains.{d}: a {r} chain has no production", {"d": drug, "r": chain.role})
+            if chain.role == "producer-transit" and not any(s.transit is not None for s in chain.stages.values()):
+                raise bad("transit_form", "chains.{d}: a producer-transit chain describes the drug crossing it owned by "
+                          "non-residents: add transit to a stage", {"d": drug})
+            if chain.role == "destination" and chain.stages[names[-1]].exports is not None:
+                raise bad("balance", "chains.{d}: a destination country buys for its own use: it has no exports "
+                          "(a country that also sells abroad is a transit country)", {"d": drug})
         return self
 
 
@@ -475,5 +536,7 @@ __all__ = [
     "Seizures",
     "Stage",
     "Trade",
+    "Transit",
+    "TransitRoute",
     "Volume",
 ]

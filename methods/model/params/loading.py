@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ParameterError, Problem
-from .country import CountryFile
+from .country import FORMAT, CountryFile
 from .records import UNION_TAGS, Quantity, SourceRef
 from .smuggling import PLACES
 
@@ -554,11 +554,32 @@ def load_country(path: Path, bib: set[str] | None = None, display: str | None = 
     return check_country(path, bib, display, root)[0]
 
 
+def _format_problem(data: dict, name: str, lines: dict[tuple, int]) -> Problem | None:
+    """A file written for another format of the parameter files: say what to do."""
+    fmt = data.get("format")
+    if fmt == FORMAT:
+        return None
+    if fmt is None:
+        return Problem(name, "format", f"the file has no format line: it is written for format 1 of the parameter files; "
+                       f"run `iff upgrade {name}` to rewrite it for format {FORMAT} (it keeps your comments and lists "
+                       "what it changed)", 1)
+    line = _line_for(("format",), lines)
+    if isinstance(fmt, int) and not isinstance(fmt, bool) and fmt > FORMAT:
+        return Problem(name, "format", f"is {fmt}, a newer format than this handbook reads ({FORMAT}): update the "
+                       "handbook (git pull) before building this file", line)
+    if fmt == 1:
+        return Problem(name, "format", f"is 1: run `iff upgrade {name}` to rewrite the file for format {FORMAT}", line)
+    return Problem(name, "format", f"must be {FORMAT} (got {fmt!r})", line)
+
+
 def _check_country(content: bytes, path: Path, bib: set[str] | None, name: str) -> tuple[CountryFile, list[Problem]]:
     stem = path.stem
     data, lines = parse_yaml(content, name)
     if not isinstance(data, dict):
         raise ParameterError([Problem(name, "", "the file must be a mapping of keys (country: ..., name: ...)", 1)])
+    format_problem = _format_problem(data, name, lines)
+    if format_problem is not None:
+        raise ParameterError([format_problem])
     try:
         cf = CountryFile.model_validate(data)
     except ValidationError as e:

@@ -149,6 +149,20 @@ def _key(v: Any) -> Any:
 Key = Annotated[str, BeforeValidator(_key)]
 
 
+def _partner(v: Any) -> Any:
+    """The counterpart of a flow: a country's ISO3 code or a region code."""
+    from .partners import PARTNER_HELP, is_partner_code
+
+    if isinstance(v, str) and v.strip().upper() == MISSING:
+        raise bad("missing_value", "still marked MISSING: fill in the text")
+    if not isinstance(v, str) or not is_partner_code(v.strip()):
+        raise bad("partner_form", "{v!r} is not a country or region code: give {h}", {"v": v, "h": PARTNER_HELP})
+    return v.strip()
+
+
+PartnerCode = Annotated[str, BeforeValidator(_partner)]
+
+
 class SourceRef(Strict):
     """Where a value comes from.
 

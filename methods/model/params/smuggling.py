@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from .drugs import DataGap
-from .records import bad, Events, Factor, Key, Quantity, Share, Strict, Text
+from .records import bad, Events, Factor, Key, PartnerCode, Quantity, Share, Strict, Text
 
 PLACES = ("origin", "transit", "destination")
 
@@ -39,7 +39,7 @@ class SmugglerCost(Strict):
         description="Residence of the smugglers who pay: the corridor's origin, transit or destination country"
     )
     paid_to: Text = Field(
-        description="Residence of the recipient: origin, transit or destination, or another country's ISO3 code"
+        description="Residence of the recipient: origin, transit or destination, or a country or region code"
     )
     per_paying_migrant: Quantity | None = Field(
         default=None, description="Cost per migrant who pays a smuggler (USD/person or LCU/person)"
@@ -56,7 +56,9 @@ class SmugglerCost(Strict):
             if per != "person" or not (len(cur) == 3 and cur.isupper()):
                 raise bad("per_paying_migrant", "unit must be a currency per person, e.g. 'USD/person', got {u!r}",
                           {"u": self.per_paying_migrant.unit})
-        if self.paid_to not in PLACES and not (len(self.paid_to) == 3 and self.paid_to.isalpha() and self.paid_to.isupper()):
+        from .partners import is_partner_code
+
+        if self.paid_to not in PLACES and not is_partner_code(self.paid_to):
             raise bad("paid_to", "paid_to must be origin, transit, destination or an ISO3 code, got {v!r}",
                       {"v": self.paid_to})
         return self
@@ -64,9 +66,9 @@ class SmugglerCost(Strict):
 
 class Corridor(Strict):
     label: Text
-    origin: Text = Field(description="Country of residence of the migrants (ISO3) or a group name")
-    transit: Text | None = Field(default=None, description="Transit country (ISO3), if any")
-    destination: Text = Field(description="Destination country (ISO3)")
+    origin: PartnerCode = Field(description="Country of residence of the migrants (ISO3 code), or a region code")
+    transit: PartnerCode | None = Field(default=None, description="Transit country (ISO3 code), if any")
+    destination: PartnerCode = Field(description="Destination country (ISO3 code), or a region code")
     apprehensions: Events = Field(description="Apprehension events of this group on this journey")
     events_per_person: Factor = Field(description="Apprehension events per person (repeat apprehensions), >= 1")
     undetected_factor: Factor = Field(
