@@ -22,7 +22,7 @@ def text_of(html: str) -> str:
 @pytest.mark.parametrize("iso", ["COL", "PER", "ECU", "MEX"])
 def test_country_drug_chapters_show_computed_iffs(built_book, iso):
     text = text_of(page(built_book, f"countries/{iso}/drugs.html"))
-    m = re.search(r"In 2019 ?, inward IFFs were US\$ ?([\d,.]+) ?million", text)
+    m = re.search(r"In 2019 ?, inward IFFs from drug trafficking were US\$ ?([\d,.]+) ?million", text)
     assert m, f"no headline sentence in {iso}"
     glued = json.loads((built_book / "book" / "countries" / iso / "drugs.ipynb").read_text())
     records = {}
@@ -158,7 +158,7 @@ def exported(built_book, tmp_path_factory):
 
 def test_export_has_every_real_country_and_the_required_columns(exported):
     csv = exported["csv"]
-    for col in ("country", "ref_area", "year", "market", "product", "direction", "value_usd", "low_usd", "high_usd",
+    for col in ("country", "ref_area", "year", "market", "product", "direction", "value_usd", "mc_p05_usd", "mc_p95_usd",
                 "unit", "sources"):
         assert col in csv.columns
     assert set(csv["country"]) == {"COL", "ECU", "MEX", "PER"}
@@ -166,6 +166,36 @@ def test_export_has_every_real_country_and_the_required_columns(exported):
     keys = ["country", "year", "market", "product", "direction", "partner", "basis", "scenario"]
     assert not csv.duplicated(keys).any()  # one row per country x year x market x product x flow x partner x basis x scenario
     assert set(csv["basis"]) == {"own", "reconciled"} and {"all", "USA", "MEX", "EUROPE"} <= set(csv["partner"])
+
+
+def test_no_exported_central_value_lies_outside_its_interval_and_scenarios_are_ordered(exported):
+    csv = exported["csv"]
+    rows = csv.dropna(subset=["value_usd", "mc_p05_usd", "mc_p95_usd"])
+    tol = 1e-6 * rows["value_usd"].abs() + 1e-3
+    outside = rows[(rows["value_usd"] < rows["mc_p05_usd"] - tol) | (rows["value_usd"] > rows["mc_p95_usd"] + tol)]
+    assert outside.empty, outside[["country", "market", "product", "direction", "scenario", "year", "value_usd",
+                                   "mc_p05_usd", "mc_p95_usd"]].head(10)
+    totals = csv[(csv["product"] == "all") & (csv["direction"] == "total") & (csv["partner"] == "all")
+                 & (csv["basis"] == "own")]
+    wide = totals.pivot_table(index=["country", "market", "year"], columns="scenario", values="value_usd")
+    assert len(wide) and ((wide["low"] <= wide["central"] + 1e-3) & (wide["central"] <= wide["high"] + 1e-3)).all()
+
+
+def test_intervals_of_totals_come_from_joint_draws_not_sums_of_bounds(built_book, exported):
+    """The results page's totals over both markets: the interval is a percentile of the summed draws,
+    narrower than the sum of the markets' bounds (the markets' errors are not all extreme at once)."""
+    csv = exported["csv"]
+    text = text_of(page(built_book, "results/summary.html"))
+    rows = csv[(csv.country == "MEX") & (csv.year == 2019) & (csv["product"] == "all") & (csv.direction == "total")
+               & (csv.scenario == "central") & (csv.partner == "all") & (csv.basis == "own")]
+    central, low_sum, high_sum = rows["value_usd"].sum(), rows["mc_p05_usd"].sum(), rows["mc_p95_usd"].sum()
+    joint = text.split("Both markets together", 1)[1]
+    m = re.search(r"Mexico ([\d,.]+ \(([\d,.]+)–([\d,.]+)\) ){4}([\d,.]+) \(([\d,.]+)–([\d,.]+)\)", joint)
+    assert m, joint[:1500]
+    value, low, high = (float(m.group(i).replace(",", "")) for i in (4, 5, 6))
+    assert value == pytest.approx(central / 1e6, abs=0.06)
+    assert low > low_sum / 1e6 + 0.05 and high < high_sum / 1e6 - 0.05
+    assert "all countries above" in joint
 
 
 def test_export_totals_equal_inward_plus_outward(exported):
@@ -224,7 +254,7 @@ def test_results_chapter_and_downloads(built_book, exported):
     csv = csv[(csv.partner == "all") & (csv.basis == "own")]
     row = csv[(csv.country == "COL") & (csv.year == 2019) & (csv.market == "drugs") & (csv["product"] == "all")
               & (csv.direction == "total") & (csv.scenario == "central")].iloc[0]
-    shown = f"{row.value_usd / 1e6:,.1f} ({row.low_usd / 1e6:,.1f}–{row.high_usd / 1e6:,.1f})"
+    shown = f"{row.value_usd / 1e6:,.1f} ({row.mc_p05_usd / 1e6:,.1f}–{row.mc_p95_usd / 1e6:,.1f})"
     assert shown in text  # the results table shows the exported numbers
     assert "Colombia" in text and "percentage of GDP" in text
     # by product: Mexico's heroin, with its interval, as exported
@@ -232,7 +262,7 @@ def test_results_chapter_and_downloads(built_book, exported):
               & (csv.scenario == "central")].iloc[0]
     by_product = text.split("By product", 1)[1]
     heroin_row = by_product.split("heroin inward", 1)[1].split("heroin total", 1)[0]
-    assert f"{row.value_usd / 1e6:,.1f} ({row.low_usd / 1e6:,.1f}–{row.high_usd / 1e6:,.1f})" in heroin_row
+    assert f"{row.value_usd / 1e6:,.1f} ({row.mc_p05_usd / 1e6:,.1f}–{row.mc_p95_usd / 1e6:,.1f})" in heroin_row
     assert list((built_book / "_build" / "html" / "_images").glob("totals*.svg")), "the chart is not in the book"
     html = page(built_book, "results/summary.html")
     for f in ("iff-results.csv", "iff-results.xlsx", "iff-results.sdmx.csv"):

@@ -45,10 +45,10 @@ def external_requests(driver, server: str) -> list[str]:
 
 
 @pytest.mark.parametrize("chapter,headline", [
-    ("countries/COL/drugs", "inward IFFs were"),
-    ("countries/PER/drugs", "inward IFFs were"),
-    ("countries/ECU/drugs", "inward IFFs were"),
-    ("countries/MEX/drugs", "inward IFFs were"),
+    ("countries/COL/drugs", "inward IFFs from drug trafficking were"),
+    ("countries/PER/drugs", "inward IFFs from drug trafficking were"),
+    ("countries/ECU/drugs", "inward IFFs from drug trafficking were"),
+    ("countries/MEX/drugs", "inward IFFs from drug trafficking were"),
     ("countries/MEX/smuggling", "inward IFFs from smuggling of migrants were"),
 ])
 def test_country_page_shows_headline_numbers_and_figures(browser, server, chapter, headline):

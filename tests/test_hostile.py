@@ -94,8 +94,8 @@ def _results(labels):
     rows = []
     for i, label in enumerate(labels):
         rows.append(dict(country="COL", ref_area=170, year=2019, market="smuggling", drug="", product=f"corridor_{i}",
-                         label=label, direction="inward", scenario="central", value_usd=-5.0 + i, low_usd=1.0,
-                         median_usd=2.0, high_usd=3.0, unit="USD", sources="a;b"))
+                         label=label, direction="inward", scenario="central", value_usd=-5.0 + i, mc_p05_usd=1.0,
+                         mc_median_usd=2.0, mc_p95_usd=3.0, unit="USD", sources="a;b"))
     return pd.DataFrame(rows)
 
 

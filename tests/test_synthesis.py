@@ -7,8 +7,8 @@ import pytest
 from methods.build.export import results_table, sdmx_csv_table
 from methods.model.network import Z90, reconcile, reconciled_flows, reconciled_totals
 
-COLS = ["country", "partner", "market", "product", "direction", "year", "value_usd", "low_usd", "high_usd",
-        "quantity_kg", "quantity_low_kg", "quantity_high_kg"]
+COLS = ["country", "partner", "market", "product", "direction", "year", "value_usd", "mc_p05_usd", "mc_p95_usd",
+        "quantity_kg", "quantity_p05_kg", "quantity_p95_kg"]
 
 
 def partners(rows):
@@ -33,7 +33,7 @@ def test_two_own_estimates_are_reconciled_by_their_precision():
     ws, wb = 1 / (math.log(4) / (2 * Z90)) ** 2, 1 / (math.log(1.5625) / (2 * Z90)) ** 2
     assert p.reconciled_kg == pytest.approx(1.0)  # both say 1 kg
     sigma = 1 / math.sqrt(2 * ws)
-    assert p.reconciled_low_usd == pytest.approx(p.reconciled_usd * math.exp(-Z90 * sigma))
+    assert p.reconciled_p05_usd == pytest.approx(p.reconciled_usd * math.exp(-Z90 * sigma))
     assert not p.disagree  # the intervals overlap
     assert p.reason.startswith("mainly the price: Colombia")  # same quantity, different price
     assert wb > ws
@@ -73,11 +73,11 @@ def test_a_flow_modelled_on_one_side_is_imputed_to_the_other_and_totals_follow()
 
 def test_sdmx_layout():
     rows = [dict(country="COL", ref_area=170, year=2019, market="drugs", drug="cocaine", product="all", label="all products",
-                 direction=d, scenario="central", value_usd=v, low_usd=lo, median_usd=v, high_usd=hi, unit="USD",
+                 direction=d, scenario="central", value_usd=v, mc_p05_usd=lo, mc_median_usd=v, mc_p95_usd=hi, unit="USD",
                  status="estimated", sources="a;b") for d, v, lo, hi in (("inward", 6.0, 5.0, 8.0), ("outward", 4.0, 3.0, 5.0),
                                                                           ("total", 10.0, 8.0, 13.0))]
-    rows.append(dict(rows[0], market="smuggling", value_usd=float("nan"), low_usd=float("nan"), median_usd=float("nan"),
-                     high_usd=float("nan"), status="not estimated", sources=""))
+    rows.append(dict(rows[0], market="smuggling", value_usd=float("nan"), mc_p05_usd=float("nan"), mc_median_usd=float("nan"),
+                     mc_p95_usd=float("nan"), status="not estimated", sources=""))
     sdmx = sdmx_csv_table(results_table(pd.DataFrame(rows)))  # own basis, all partners
     # the two SDG series of indicator 16.4.1; the total is their sum and is not repeated
     assert sorted(sdmx.SERIES) == ["DI_ILL_IN", "DI_ILL_IN", "DI_ILL_OUT"]

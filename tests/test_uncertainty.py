@@ -14,12 +14,18 @@ from methods.model.uncertainty import (
     Prepared,
     deterministic_range,
     draw_from_u,
+    draw_keys,
+    first_order_share,
     monte_carlo,
     normal_ppf,
+    ordered_scenario,
+    percentile_standard_error,
     percentiles,
+    split_normal_from_u,
     tornado,
     triangular_from_u,
-    truncated_normal_from_u,
+    two_piece_triangular_from_u,
+    variance_shares,
 )
 
 from conftest import REPO
@@ -51,19 +57,27 @@ def test_normal_ppf_matches_known_quantiles():
     assert normal_ppf(0.01) == pytest.approx(-2.326347874, abs=1e-8)
 
 
-@pytest.mark.parametrize("dist,mean", [("uniform", 5.5), ("triangular", (4 + 5 + 7) / 3)])
-def test_distribution_means(dist, mean):
+# two pieces around the value 5, on [4, 5] and [5, 7], each with half the probability:
+# uniform: 0.5 x 4.5 + 0.5 x 6 = 5.25; triangular (densest at 5): 5 + (4 + 7 - 2 x 5) / 6
+@pytest.mark.parametrize("dist,mean", [("uniform", 5.25), ("triangular", 5 + 1 / 6), ("normal", None)])
+def test_the_value_is_the_median_of_every_distribution(dist, mean):
     u = (np.arange(200_000) + 0.5) / 200_000  # a fine grid of quantiles
     x = draw_from_u(dist, u, 4.0, 5.0, 7.0)
-    assert x.mean() == pytest.approx(mean, rel=1e-4)
+    assert np.median(x) == pytest.approx(5.0, abs=1e-4)
+    assert (x < 5.0).mean() == pytest.approx(0.5, abs=1e-5)
+    if mean is not None:
+        assert x.mean() == pytest.approx(mean, rel=1e-4)
     assert x.min() >= 4.0 and x.max() <= 7.0
 
 
-def test_truncated_normal_stays_in_bounds_and_is_centred():
+def test_split_normal_stays_in_bounds_with_the_bounds_at_two_standard_deviations():
     u = (np.arange(100_000) + 0.5) / 100_000
-    x = truncated_normal_from_u(u, 4.0, 5.0, 6.0)
-    assert x.min() >= 4.0 and x.max() <= 6.0
-    assert x.mean() == pytest.approx(5.0, abs=1e-6)
+    x = split_normal_from_u(u, 4.0, 5.0, 7.0)
+    assert x.min() >= 4.0 and x.max() <= 7.0
+    # on the right, sigma = (7 - 5) / 2 = 1: the 75th percentile of the whole is the median of the right half,
+    # the truncated half-normal's median, 5 + Phi^-1(0.5 + 0.5 (Phi(2) - 0.5)) = 5 + Phi^-1(0.738625) = 5 + 0.6391
+    assert np.percentile(x, 75) == pytest.approx(5.6391, abs=2e-3)
+    assert two_piece_triangular_from_u(np.array([0.0, 0.5, 1.0]), 1.0, 2.0, 3.0).tolist() == [1.0, 2.0, 3.0]
     assert triangular_from_u(np.array([0.0, 1.0]), 1.0, 2.0, 3.0).tolist() == [1.0, 3.0]
 
 
@@ -99,18 +113,21 @@ def test_monte_carlo_mean_of_a_linear_model_matches_the_analytic_mean(tmp_path):
     corridor = data["markets"]["smuggling"]["corridors"]["syldavians_through_ruritania"]
     for key in ("low", "high"):
         corridor["undetected_factor"].pop(key)
-    corridor["fee"].update(value=5000, low=4000, high=7000, distribution="triangular")
+    corridor["fee"].update(value=5000, low=4000, high=7000, distribution="triangular")  # two-piece, median 5,000
     prepared = prepared_from(data, tmp_path)
     ev = evaluator(prepared.cf, "smuggling")
     draws = monte_carlo(prepared, ev, n=20_000, seed=11, prefix=SMUGGLING)[("all", "inward")][:, 0]
     # inward = fees(fee) x 0.6 + the other corridor's 1.68 million: linear, so E[inward] = inward(E[fee])
     fee_path = ("markets", "smuggling", "corridors", "syldavians_through_ruritania", "fee")
     at = lambda fee: ev(prepared.central.replace({fee_path: np.full(2, fee)}))[("all", "inward")][0]  # noqa: E731
-    analytic = at((4000 + 5000 + 7000) / 3)
-    sd = (at(7000) - at(4000)) / 3000 * np.sqrt((4000**2 + 5000**2 + 7000**2 - 4000 * 5000 - 4000 * 7000 - 5000 * 7000) / 18)
+    mean_fee = 5000 + (4000 + 7000 - 2 * 5000) / 6  # the two-piece triangular's mean
+    analytic = at(mean_fee)
+    grid = two_piece_triangular_from_u((np.arange(100_000) + 0.5) / 100_000, 4000.0, 5000.0, 7000.0)
+    sd = (at(7000) - at(4000)) / 3000 * grid.std()
     assert abs(draws.mean() - analytic) < 4 * sd / np.sqrt(len(draws))
     # 10,000 events / 1.25 x 2 undetected x 0.75 paying x mean fee x 0.6 to Ruritanians, + 1.68 million
-    assert analytic == pytest.approx(8_000 * 2.0 * 0.75 * (16_000 / 3) * 0.6 + 1_680_000)
+    assert analytic == pytest.approx(8_000 * 2.0 * 0.75 * mean_fee * 0.6 + 1_680_000)
+    assert np.median(draws) == pytest.approx(at(5000), rel=2e-3)  # the value is the median
 
 
 def test_widening_one_inputs_bounds_never_narrows_the_interval(tmp_path):
@@ -162,19 +179,84 @@ def test_normal_ppf_agrees_with_the_standard_library_everywhere():
     assert np.allclose(normal_ppf(p), expected, atol=5e-9)
 
 
-def test_central_at_the_low_end_of_skewed_ranges_lies_below_the_interval_and_the_chapter_says_so():
-    # Three multiplied inputs, each triangular with its mode at the low bound 1 and high bound 3:
-    # the product of the central values is 1, but P(product < 1) = 0, so the whole 90% interval lies
-    # above the central estimate. (Mexico's smuggling of migrants apprehended in Mexico is such a case.)
+def test_a_central_value_at_the_low_end_of_its_range_stays_inside_the_interval():
+    # Three multiplied inputs, each with its value at the low bound 1 and high bound 3. With the value
+    # as the median, half the draws of each are exactly 1, so the product is 1 in one draw out of 8:
+    # the 5th percentile of the product is the central product, 1, not above it.
     rng = np.random.default_rng(7)
-    product = np.prod([triangular_from_u(rng.random(20_000), 1.0, 1.0, 3.0) for _ in range(3)], axis=0)
-    assert np.percentile(product, 5) > 1.0
+    product = np.prod([two_piece_triangular_from_u(rng.random(20_000), 1.0, 1.0, 3.0) for _ in range(3)], axis=0)
+    assert np.percentile(product, 5) == pytest.approx(1.0)
+    # the mode-based triangular of earlier versions put the whole interval above the central value
+    old = np.prod([triangular_from_u(rng.random(20_000), 1.0, 1.0, 3.0) for _ in range(3)], axis=0)
+    assert np.percentile(old, 5) > 1.0
 
     from methods.model.chapter.tables import central_vs_interval
 
     text = central_vs_interval([2015, 2016, 2017], [1e6, 5e6, 9e6], [2e6, 4e6, 3e6], [3e6, 6e6, 8e6])
     assert "In 2015 the central estimate lies below its 90% Monte Carlo interval (2015: 1.0 million against 2.0–3.0 million)" in text
-    assert "In 2017 the central estimate lies above" in text and "2017: 9.0 million against 3.0–8.0 million" in text
-    assert "2016" not in text
-    assert central_vs_interval([2015, 2016], [1.0, 2.0], [0.5, 1.5], [1.5, 2.5]).startswith("In every year")
-    assert central_vs_interval([2015], [np.nan], [np.nan], [np.nan]) == ""
+    assert central_vs_interval([2015, 2016], [1.0, 2.0], [0.5, 1.5], [1.5, 2.5]) == ""
+
+
+# ----- scenarios ordered by outcome, correlated draws, what the variance rests on -------------------------
+
+@pytest.mark.parametrize("iso", ["COL", "ECU", "MEX", "PER", "XRU", "XBO"])
+def test_scenarios_are_ordered_by_outcome_every_year(iso):
+    cf = load_country(REPO / "parameters" / f"{iso}.yml")
+    prepared = Prepared.from_file(cf)
+    naive_disordered = False
+    for market in cf.estimated_markets():
+        ev = evaluator(cf, market)
+        prefix = ("markets", market)
+        low, central, high = (ev(ordered_scenario(prepared, ev, name, ("all", "total"), prefix))[("all", "total")]
+                              for name in ("low", "central", "high"))
+        assert (low <= central + 1e-6).all() and (central <= high + 1e-6).all(), market
+        naive_low = ev(prepared.scenario("low", prefix))[("all", "total")]
+        naive_disordered |= bool((naive_low > central + 1).any())
+    # Ecuador's shares interact (a share of imports that stays foreign-owned lowers purchases and sales at once,
+    # a low point-of-sale share lowers one and raises the other): every input at its low bound is not the lowest total
+    assert naive_disordered == (iso in ("ECU", "XBO"))
+
+
+def test_purities_of_one_product_and_shared_records_are_drawn_together(tmp_path):
+    cf = load_country(REPO / "parameters" / "COL.yml")
+    keys = draw_keys(cf, Prepared.from_file(cf).infos)
+    stage = ("markets", "drugs", "chains", "cocaine", "stages", "cocaine_hcl")
+    purities = {k for p, k in keys.items() if p[:6] == stage and p[-1] == "purity"}
+    assert purities == {("shared", "cocaine_kilo_purity")}  # one key: the stage's purities, shared with Ecuador and Mexico
+    ecu = load_country(REPO / "parameters" / "ECU.yml")
+    ecu_keys = draw_keys(ecu, Prepared.from_file(ecu).infos)
+    assert ("shared", "cocaine_kilo_purity") in set(ecu_keys.values())
+    assert ("shared", "cocaine_price_delivered_in_ecuador") in set(keys.values()) & set(ecu_keys.values())
+    # any other input has its own stream, keyed by the country: Colombia's and Ecuador's draws are independent
+    assert keys[("macro", "lcu_per_usd")] == ("COL", "macro", "lcu_per_usd")
+    col, ecu_p = Prepared.from_file(cf), Prepared.from_file(ecu)
+    u_col, u_ecu = col.uniforms(1000, 3, ("markets", "drugs")), ecu_p.uniforms(1000, 3, ("markets", "drugs"))
+    shared_col = next(p for p, k in keys.items() if k == ("shared", "cocaine_kilo_purity") and p in u_col)
+    shared_ecu = next(p for p, k in ecu_keys.items() if k == ("shared", "cocaine_kilo_purity") and p in u_ecu)
+    assert np.array_equal(u_col[shared_col], u_ecu[shared_ecu])  # the same draws in both countries' chapters
+    # the same record written twice (a YAML alias) is one quantity
+    aliased = [p for p, k in keys.items() if k[1] == "same"]
+    assert len(aliased) >= 2
+
+
+def test_first_order_shares_by_hand():
+    # y = 2 x1 + x2 with x1, x2 uniform on [0, 1]: variances 4/12 and 1/12, so shares 0.8 and 0.2
+    rng = np.random.default_rng(1)
+    u1, u2 = rng.random(40_000), rng.random(40_000)
+    y = 2 * u1 + u2
+    assert first_order_share(u1, y) == pytest.approx(0.8, abs=0.01)
+    assert first_order_share(u2, y) == pytest.approx(0.2, abs=0.01)
+    assert first_order_share(rng.random(40_000), y) == pytest.approx(0.0, abs=0.005)  # an input that plays no part
+
+
+def test_measured_and_assumed_shares_add_up(xru):
+    shares = variance_shares(xru, evaluator(xru.cf, "drugs"), ("all", "total"), -1, 5000, 3, DRUGS)
+    assert shares.assumed + shares.measured + shares.interactions == pytest.approx(1.0)
+    assert shares.assumed > 0.9  # every input of the training country is an assumption
+
+
+def test_standard_error_of_a_percentile_by_hand():
+    # for n normal draws, the 5th percentile's standard error is sqrt(p (1 - p) / n) / phi(z_p) = 0.0211 at n = 10,000
+    rng = np.random.default_rng(2)
+    se = percentile_standard_error(rng.standard_normal(10_000), 5)
+    assert se == pytest.approx(np.sqrt(0.05 * 0.95 / 10_000) / 0.10314, rel=0.25)

@@ -236,7 +236,7 @@ def main(args) -> int:
         results["runner_per_notebook"] = wall / n_nb
         say(f"  with the runner ({os.cpu_count()} processes): {wall / n_nb:.2f} s of wall time per notebook = "
             f"{wall / n_nb / fc['floor']:.2f}x the floor")
-        say("\n4. Monte Carlo speed of a country's drug model (one core, 10,000 draws, CPU time)")
+        say("\n4. Monte Carlo speed of a country's drug model (one core, 10,000 draws, CPU time, correlated inputs drawn together)")
         say("  (one evaluation: every chain of the country balanced and valued for one year and one draw;"
             " the years are computed independently, side by side)")
         mc = monte_carlo_speed(ours)

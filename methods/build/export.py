@@ -17,7 +17,7 @@ from .project import Project
 
 FORMATS = ("csv", "xlsx", "sdmx-csv")
 EXPORT_COLUMNS = ["country", "ref_area", "year", "market", "drug", "product", "label", "direction", "partner", "basis",
-                  "scenario", "value_usd", "low_usd", "median_usd", "high_usd", "quantity_kg", "unit", "status", "sources"]
+                  "scenario", "value_usd", "mc_p05_usd", "mc_median_usd", "mc_p95_usd", "quantity_kg", "unit", "status", "sources"]
 README_ROWS = [
     ("country", "ISO 3166-1 alpha-3 code of the reporting country"),
     ("ref_area", "UN M49 code of the reporting country"),
@@ -31,11 +31,18 @@ README_ROWS = [
     ("basis", "own: the country's own estimate, from its parameter file; reconciled: the flow between two modelled "
               "countries as both publish it (the seller's inward flow equals the buyer's outward flow), and the "
               "country's totals with its flows with modelled countries reconciled (see the regional network chapter)"),
-    ("scenario", "structural scenario: low, central or high point-of-sale / residence shares"),
-    ("value_usd", "estimate with every other input at its central value, current US dollars"),
-    ("low_usd", "5th percentile of the Monte Carlo draws within the scenario"),
-    ("median_usd", "50th percentile of the Monte Carlo draws"),
-    ("high_usd", "95th percentile of the Monte Carlo draws"),
+    ("scenario", "structural scenario, ordered by outcome: low (each point-of-sale, ownership or residence share at "
+                 "the bound that lowers the market's total in that year), central (every share at its value), high (at the "
+                 "bound that raises it); fob: central, with the routes that give the FOB rule valued at their FOB price. "
+                 "The spread between the low and high rows is the uncertainty about where ownership changes hands, "
+                 "which no data here settle"),
+    ("value_usd", "the central estimate of the row's scenario: every sampled input at its value, the median of its "
+                  "distribution; current US dollars"),
+    ("mc_p05_usd", "5th percentile of the Monte Carlo draws within the row's scenario: the uncertainty of the measured "
+                   "and assumed inputs, each drawn with its value as the median"),
+    ("mc_median_usd", "50th percentile (median) of the Monte Carlo draws within the row's scenario"),
+    ("mc_p95_usd", "95th percentile of the Monte Carlo draws within the row's scenario; mc_p05_usd to mc_p95_usd is a "
+                   "90% interval, which always contains value_usd"),
     ("quantity_kg", "for a drug sold or bought across the border: pure kilograms (partner rows)"),
     ("unit", "USD: current US dollars"),
     ("status", "estimated; not estimated (no value: the data are missing, see the chapter's data gaps; never zero); "
@@ -81,6 +88,33 @@ def load_partners(project: Project, include_fictional: bool = False) -> pd.DataF
     return _read(project, "partners", include_fictional)
 
 
+def load_draws(project: Project, include_fictional: bool = False) -> dict[tuple[str, str], dict]:
+    """Each chapter's Monte Carlo draws (``<market>.draws.npz``), by (country, market)."""
+    from ..model.outputs import read_draws
+
+    out = {}
+    for d in chapter_dirs(project, include_fictional):
+        for market in MARKETS:
+            files = project.chapter(d.name, market)
+            if files.draws.is_file() and files.manifest.is_file():
+                out[(d.name, market)] = read_draws(files.draws)
+    return out
+
+
+def network_pairs(partners: pd.DataFrame, draws: dict | None = None) -> pd.DataFrame:
+    """The reconciled flows between the modelled countries whose chapters have results (their
+    intervals from both sides' joint draws where the chapters kept them)."""
+    if partners.empty:
+        return pd.DataFrame()
+    from ..model.network import reconcile, reconciled_intervals_from_draws
+
+    pairs = reconcile(partners, set(partners["country"].unique()))
+    if draws and len(pairs):
+        years = {c: sorted(int(y) for y in g["year"].unique()) for c, g in partners.groupby("country")}
+        pairs = reconciled_intervals_from_draws(pairs, draws, years)
+    return pairs
+
+
 def partner_rows(partners: pd.DataFrame, pairs: pd.DataFrame, summaries: pd.DataFrame) -> pd.DataFrame:
     """Rows of the export by counterpart: each country's own flows by partner and product, and the
     reconciled flows and totals (central scenario)."""
@@ -96,13 +130,13 @@ def partner_rows(partners: pd.DataFrame, pairs: pd.DataFrame, summaries: pd.Data
         rec = reconciled_flows(pairs)
         label = partners.drop_duplicates(["country", "market", "product"]).set_index(["country", "market", "product"])
         rec = rec[rec["market"] == "drugs"].assign(basis="reconciled", scenario="central", unit="USD", status="estimated",
-                                                   median_usd=float("nan"))
+                                                   mc_median_usd=float("nan"))
         rec["drug"] = [label["drug"].get((c, m, p), "") for c, m, p in zip(rec["country"], rec["market"], rec["product"])]
         rec["label"] = [label["label"].get((c, m, p), p) for c, m, p in zip(rec["country"], rec["market"], rec["product"])]
         smug = reconciled_flows(pairs)
         smug = smug[smug["market"] == "smuggling"].assign(basis="reconciled", scenario="central", unit="USD",
                                                           status="estimated", product="all", label="all corridors",
-                                                          drug="", median_usd=float("nan"))
+                                                          drug="", mc_median_usd=float("nan"))
         central = summaries[(summaries["scenario"] == "central") & (summaries["product"] == "all")]
         tot = reconciled_totals(central, pairs).rename(columns={"reconciled_usd": "value_usd"}).drop(columns="own_usd")
         tot = tot.assign(basis="reconciled", scenario="central", unit="USD", status="estimated", product="all",
@@ -128,8 +162,8 @@ def not_estimated_rows(cfs) -> pd.DataFrame:
                 for direction in ("inward", "outward", "total"):
                     rows.append({"country": cf.country, "ref_area": cf.m49, "year": year, "market": market, "drug": "",
                                  "product": "all", "label": "all products", "direction": direction, "scenario": "central",
-                                 "value_usd": float("nan"), "low_usd": float("nan"), "median_usd": float("nan"),
-                                 "high_usd": float("nan"), "unit": "USD", "status": STATUS["not_estimated"], "sources": ""})
+                                 "value_usd": float("nan"), "mc_p05_usd": float("nan"), "mc_median_usd": float("nan"),
+                                 "mc_p95_usd": float("nan"), "unit": "USD", "status": STATUS["not_estimated"], "sources": ""})
     return pd.DataFrame(rows)
 
 
@@ -181,8 +215,8 @@ def sdmx_csv_table(results: pd.DataFrame) -> pd.DataFrame:
         "UNIT_MEASURE": "USD",
         "UNIT_MULT": 0,
         "OBS_VALUE": r["value_usd"],
-        "LOWER_BOUND": r["low_usd"],
-        "UPPER_BOUND": r["high_usd"],
+        "LOWER_BOUND": r["mc_p05_usd"],
+        "UPPER_BOUND": r["mc_p95_usd"],
         "NATURE": "E",
         "OBS_STATUS": r["status"].map(lambda st: "M" if st == "not estimated" else "A"),
         "SOURCE_DETAIL": r["sources"],
@@ -270,9 +304,7 @@ def export(project: Project, fmt: str, output: Path, include_fictional: bool = F
         raise IffError("there are no results yet: run `iff build` (or `iff run`) first")
     from .pages import valid_files
 
-    from ..model.network import reconcile
-
     unestimated = not_estimated_rows([cf for iso, cf in valid_files(project).items() if include_fictional or not cf.fictional])
     partners = load_partners(project, include_fictional)
-    pairs = reconcile(partners, set(partners["country"].unique())) if not partners.empty else None
+    pairs = network_pairs(partners, load_draws(project, include_fictional)) if not partners.empty else None
     return write_table(results_table(summaries, unestimated, partners, pairs), fmt, output), replaces

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..model.chapter.tables import product_label
-from ..model.network import reconcile, reconciled_totals
+from ..model.network import joint_total_draws, reconciled_totals, summarise_draws
 from ..model.params.partners import partner_name
 from ..model.params import MARKET_LABELS, CountryFile
 from .charts import grouped_bars
-from .export import load_partners, load_summaries, not_estimated_rows, results_table, write_table
+from .export import load_draws, load_partners, load_summaries, network_pairs, not_estimated_rows, results_table, write_table
 from .files import write_if_changed, write_with
 from .project import Project
 from .render import Md, md_text, render
@@ -53,7 +54,8 @@ def write_results_pages(project: Project, cfs: dict[str, CountryFile]) -> bool:
                                                   title="Mirror flows between countries"))
         return False
     partners = load_partners(project)
-    pairs = network_pairs(partners)
+    draws = load_draws(project)
+    pairs = network_pairs(partners, draws)
     results = results_table(summaries, not_estimated_rows(cfs.values()), partners, pairs)
     names = {iso: cfs[iso].name if iso in cfs else iso for iso in results["country"].unique()}
     # the xlsx file carries a timestamp: it is rewritten only when the data (the csv) changed
@@ -64,7 +66,7 @@ def write_results_pages(project: Project, cfs: dict[str, CountryFile]) -> bool:
         changed = write_with(out / name, lambda tmp, fmt=fmt: write_table(results, fmt, tmp))
         if fmt == "csv":
             csv_changed = changed
-    write_if_changed(out / "summary.md", summary_page(results, names, cfs, out))
+    write_if_changed(out / "summary.md", summary_page(results, names, cfs, out, draws))
     write_if_changed(out / "mirror.md", network_page(pairs, summaries, names))
     return True
 
@@ -78,7 +80,8 @@ def _product_name(market: str, product: str, cf: CountryFile | None) -> str:
 
 
 def _interval_cells(df: pd.DataFrame) -> list[Md]:
-    return [Md(f"{_money(v)} ({_money(lo)}–{_money(hi)})") for v, lo, hi in zip(df["value_usd"], df["low_usd"], df["high_usd"])]
+    return [Md("not estimated" if pd.isna(v) else f"{_money(v)} ({_money(lo)}–{_money(hi)})")
+            for v, lo, hi in zip(df["value_usd"], df["mc_p05_usd"], df["mc_p95_usd"])]
 
 
 def by_product(results: pd.DataFrame, names: dict[str, str], cfs: dict[str, CountryFile]) -> list[dict]:
@@ -101,7 +104,9 @@ def by_product(results: pd.DataFrame, names: dict[str, str], cfs: dict[str, Coun
     return out
 
 
-def summary_page(results: pd.DataFrame, names: dict[str, str], cfs: dict[str, CountryFile], out: Path) -> str:
+def summary_page(results: pd.DataFrame, names: dict[str, str], cfs: dict[str, CountryFile], out: Path,
+                 draws: dict | None = None) -> str:
+    results = results[(results["partner"] == "all") & (results["basis"] == "own")] if "basis" in results else results
     countries = sorted(results["country"].unique())
     central = results[(results["scenario"] == "central") & (results["product"] == "all")]
     years = sorted(central["year"].unique())
@@ -113,7 +118,26 @@ def summary_page(results: pd.DataFrame, names: dict[str, str], cfs: dict[str, Co
     direction_table = (flows.assign(name=flows["country"].map(names))
                        .pivot_table(index=["name", "market", "direction"], columns="year", values="value_usd", aggfunc="sum") / 1e6)
     direction_table.index = direction_table.index.set_names(["country", "market", "direction"])
-    totals = (total.groupby(["country", "year"], as_index=False)[["value_usd", "low_usd", "high_usd"]].sum())
+    totals = total.groupby(["country", "year"], as_index=False)["value_usd"].sum()
+    # the totals over markets, over countries and over years, and the GDP shares, from joint draws
+    joint = joint_total_draws(draws or {}, countries=set(countries))
+    joint_rows, gdp_rows = [], []
+    for iso in [c for c in countries if c in joint] + (["all"] if len(joint) > 2 else []):
+        pct = summarise_draws(joint[iso])
+        value = (totals[totals["country"] == iso].set_index("year")["value_usd"] if iso != "all"
+                 else totals.groupby("year")["value_usd"].sum())
+        cells = {str(y): Md(f"{_money(value.get(y))} ({_money(pct[0, i])}–{_money(pct[2, i])})") for i, y in enumerate(years)}
+        cumulative = summarise_draws(joint[iso].sum(axis=1, keepdims=True))[:, 0]
+        cells[f"{years[0]}–{years[-1]}"] = Md(f"{_money(value.sum())} ({_money(cumulative[0])}–{_money(cumulative[2])})")
+        joint_rows.append({"country": "all countries above" if iso == "all" else names.get(iso, iso), **cells})
+        if iso != "all" and iso in cfs and cfs[iso].macro.gdp_usd is not None:
+            gdp = np.array([cfs[iso].macro.gdp_usd.at_year(y)[0] for y in years], dtype=float)
+            share = summarise_draws(joint[iso] / gdp)
+            gdp_rows.append({"country": names.get(iso, iso), **{str(y): Md(
+                f"{100 * value.get(y) / gdp[i]:.2f} ({100 * share[0, i]:.2f}–{100 * share[2, i]:.2f})")
+                for i, y in enumerate(years)}})
+    joint_table = md_table(pd.DataFrame(joint_rows), include_index=False) if joint_rows else None
+    gdp_table = md_table(pd.DataFrame(gdp_rows), include_index=False) if gdp_rows else None
     write_if_changed(out / "totals.svg", grouped_bars(
         [str(y) for y in years],
         {names[iso]: [float(totals[(totals["country"] == iso) & (totals["year"] == y)]["value_usd"].sum()) / 1e6
@@ -131,15 +155,6 @@ def summary_page(results: pd.DataFrame, names: dict[str, str], cfs: dict[str, Co
     write_if_changed(out / "markets.svg", grouped_bars(cats, {"inward": inward, "outward": outward},
                                                        "Inward and outward IFFs by country and market, last year",
                                                        "millions of current US dollars"))
-    gdp_rows = [{"country": iso, "year": y, "gdp_usd": cfs[iso].macro.gdp_usd.at_year(y)[0]}
-                for iso in countries if iso in cfs and cfs[iso].macro.gdp_usd is not None for y in cfs[iso].years]
-    gdp_table = None
-    if gdp_rows:
-        shares = totals.merge(pd.DataFrame(gdp_rows), on=["country", "year"], how="inner")
-        shares["cell"] = [Md(f"{100 * v / g:.2f} ({100 * lo / g:.2f}–{100 * hi / g:.2f})")
-                          for v, lo, hi, g in zip(shares["value_usd"], shares["low_usd"], shares["high_usd"], shares["gdp_usd"])]
-        gdp_table = md_table(shares.assign(country=shares["country"].map(names))
-                             .pivot_table(index="country", columns="year", values="cell", aggfunc="first"))
     last_year = results["year"].max()
     scen = results[(results["product"] == "all") & (results["direction"] == "total") & (results["year"] == last_year)]
     scenario_table = (scen.assign(country=scen["country"].map(names))
@@ -147,15 +162,8 @@ def summary_page(results: pd.DataFrame, names: dict[str, str], cfs: dict[str, Co
                       .reindex(columns=["low", "central", "high"]))
     return render("results.md.j2", total_table=md_table(total_table),
                   direction_table=md_table(direction_table.map(lambda x: Md(f"{x:,.1f}"))),
-                  by_product=by_product(results, names, cfs), gdp_table=gdp_table, last_year=last_year,
-                  scenario_table=md_table(scenario_table.map(_money)))
-
-
-def network_pairs(partners: pd.DataFrame) -> pd.DataFrame:
-    """The reconciled flows between the modelled countries whose chapters have results."""
-    if partners.empty:
-        return pd.DataFrame()
-    return reconcile(partners, set(partners["country"].unique()))
+                  by_product=by_product(results, names, cfs), gdp_table=gdp_table, joint_table=joint_table,
+                  last_year=last_year, scenario_table=md_table(scenario_table.map(_money)))
 
 
 def _name(code: str, names: dict[str, str]) -> str:
@@ -197,7 +205,7 @@ def network_page(pairs: pd.DataFrame, summaries: pd.DataFrame, names: dict[str, 
         "year": pairs["year"],
         "seller's own": pairs["value_usd_seller"].map(_money), "buyer's own": pairs["value_usd_buyer"].map(_money),
         "reconciled (90% interval)": [Md(f"{_money(v)} ({_money(lo)}–{_money(hi)})") for v, lo, hi in
-                                      zip(pairs["reconciled_usd"], pairs["reconciled_low_usd"], pairs["reconciled_high_usd"])],
+                                      zip(pairs["reconciled_usd"], pairs["reconciled_p05_usd"], pairs["reconciled_p95_usd"])],
         "weight of the seller's side": [Md(f"{w:.0%}") for w in pairs["seller_weight"]],
         "why the own estimates differ": pairs["reason"],
     })
@@ -212,9 +220,9 @@ def network_page(pairs: pd.DataFrame, summaries: pd.DataFrame, names: dict[str, 
     return render("mirror.md.j2", matrices=matrices, n_pairs=len(pairs.groupby(["seller", "buyer"])),
                   n_both=len(both.groupby(["seller", "buyer", "market", "product"])),
                   disagree=[{"pair": pair_name(r), "product": product_label(r.product) if r.market == "drugs" else MARKET_LABELS[r.market],
-                             "year": int(r.year), "seller": _money(r.value_usd_seller), "seller_low": _money(r.low_usd_seller),
-                             "seller_high": _money(r.high_usd_seller), "buyer": _money(r.value_usd_buyer),
-                             "buyer_low": _money(r.low_usd_buyer), "buyer_high": _money(r.high_usd_buyer), "reason": r.reason}
+                             "year": int(r.year), "seller": _money(r.value_usd_seller), "seller_low": _money(r.mc_p05_usd_seller),
+                             "seller_high": _money(r.mc_p95_usd_seller), "buyer": _money(r.value_usd_buyer),
+                             "buyer_low": _money(r.mc_p05_usd_buyer), "buyer_high": _money(r.mc_p95_usd_buyer), "reason": r.reason}
                             for r in disagree.itertuples()],
                   imputed=imputed_list, detail_table=md_table(detail, include_index=False),
                   total_table=md_table(total_table))
@@ -228,7 +236,8 @@ def write_network_example(project: Project) -> bool:
     page = project.book_dir / "countries" / "network-example.md"
     partners = load_partners(project, include_fictional=True)
     fictional = partners[partners["country"].str.startswith("X")] if not partners.empty else partners
-    pairs = network_pairs(fictional)
+    pairs = network_pairs(fictional, {k: v for k, v in load_draws(project, include_fictional=True).items()
+                                      if k[0].startswith("X")})
     both = pairs[pairs["rule"].str.startswith("both") & (pairs["market"] == "drugs")] if not pairs.empty else pairs
     page.parent.mkdir(parents=True, exist_ok=True)
     if both.empty or both["quantity_kg_seller"].isna().all():
@@ -243,7 +252,7 @@ def write_network_example(project: Project) -> bool:
     names = {"XRU": "Ruritania", "XBO": "Borduria"}
 
     def side(prefix: str, who: str) -> dict:
-        v, lo, hi = ex[f"value_usd_{prefix}"], ex[f"low_usd_{prefix}"], ex[f"high_usd_{prefix}"]
+        v, lo, hi = ex[f"value_usd_{prefix}"], ex[f"mc_p05_usd_{prefix}"], ex[f"mc_p95_usd_{prefix}"]
         sigma = float(log_sigma(v, lo, hi))
         return {"country": names.get(ex[who], ex[who]), "value": v / 1e6, "low": lo / 1e6, "high": hi / 1e6,
                 "quantity": ex[f"quantity_kg_{prefix}"] / 1e3, "sigma": sigma, "weight": float(precision_weight(sigma))}
@@ -252,7 +261,7 @@ def write_network_example(project: Project) -> bool:
     write_if_changed(page, render(
         "network-example.md.j2", year=last, product=product_label(ex["product"]), seller=s, buyer=b,
         share=s["weight"] / (s["weight"] + b["weight"]), reconciled=ex["reconciled_usd"] / 1e6,
-        reconciled_low=ex["reconciled_low_usd"] / 1e6, reconciled_high=ex["reconciled_high_usd"] / 1e6,
+        reconciled_low=ex["reconciled_p05_usd"] / 1e6, reconciled_high=ex["reconciled_p95_usd"] / 1e6,
         reconciled_t=ex["reconciled_kg"] / 1e3, z90=Z90, reason=ex["reason"], disagree=bool(ex["disagree"]),
         matrix=bilateral_matrix(pairs, last, names),
         imputed=sorted({f"{_name(r.seller, names)} → {_name(r.buyer, names)} ({product_label(r.product) if r.market == 'drugs' else MARKET_LABELS[r.market]}): {r.reason}"

@@ -37,6 +37,14 @@ class InputInfo:
     def uncertain(self) -> bool:
         return self.quantity.has_bounds()
 
+    @property
+    def assumed(self) -> bool:
+        """True when no source backs any of the input's values (it rests on assumptions only)."""
+        q = self.quantity
+        if q.source is not None:
+            return False
+        return not any(getattr(v, "source", None) is not None for v in (q.values or {}).values())
+
 
 def is_structural(path: Path) -> bool:
     """Point-of-sale shares (where ownership passes on a route) and residence shares define scenarios;

@@ -38,7 +38,7 @@ from .params.partners import partner_name
 Z90 = 1.6448536269514722  # the 95th percentile of the standard normal
 PRECEDENCE = 1e12  # the weight of a side whose interval has no width (an observed flow)
 KEYS = ["seller", "buyer", "market", "product", "year"]
-SIDE_COLUMNS = ["value_usd", "low_usd", "high_usd", "quantity_kg", "quantity_low_kg", "quantity_high_kg"]
+SIDE_COLUMNS = ["value_usd", "mc_p05_usd", "mc_p95_usd", "quantity_kg", "quantity_p05_kg", "quantity_p95_kg"]
 
 
 def log_sigma(value, low, high):
@@ -104,28 +104,28 @@ def reconcile(partners: pd.DataFrame, modelled: set[str]) -> pd.DataFrame:
     between the own estimates as a share of their mean and its main cause."""
     p = sides(partners, modelled)
     if p.empty:
-        return p.assign(reconciled_usd=[], reconciled_low_usd=[], reconciled_high_usd=[], reconciled_kg=[],
+        return p.assign(reconciled_usd=[], reconciled_p05_usd=[], reconciled_p95_usd=[], reconciled_kg=[],
                         seller_weight=[], rule=[], disagree=[], gap_share=[], reason=[])
     vs, vb = p["value_usd_seller"], p["value_usd_buyer"]
-    ws = precision_weight(log_sigma(vs, p["low_usd_seller"], p["high_usd_seller"]))
-    wb = precision_weight(log_sigma(vb, p["low_usd_buyer"], p["high_usd_buyer"]))
+    ws = precision_weight(log_sigma(vs, p["mc_p05_usd_seller"], p["mc_p95_usd_seller"]))
+    wb = precision_weight(log_sigma(vb, p["mc_p05_usd_buyer"], p["mc_p95_usd_buyer"]))
     both = vs.notna() & vb.notna()
     value = np.where(both, weighted_log_mean(vs.fillna(0), ws, vb.fillna(0), wb), np.where(vs.notna(), vs, vb))
     qs, qb = p["quantity_kg_seller"], p["quantity_kg_buyer"]
-    wqs = precision_weight(log_sigma(qs, p["quantity_low_kg_seller"], p["quantity_high_kg_seller"]))
-    wqb = precision_weight(log_sigma(qb, p["quantity_low_kg_buyer"], p["quantity_high_kg_buyer"]))
+    wqs = precision_weight(log_sigma(qs, p["quantity_p05_kg_seller"], p["quantity_p95_kg_seller"]))
+    wqb = precision_weight(log_sigma(qb, p["quantity_p05_kg_buyer"], p["quantity_p95_kg_buyer"]))
     qboth = qs.notna() & qb.notna()
     quantity = np.where(qboth, weighted_log_mean(qs.fillna(0), wqs, qb.fillna(0), wqb), np.where(qs.notna(), qs, qb))
     sigma = np.where(both, 1 / np.sqrt(ws + wb), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        low = np.where(both, value * np.exp(-Z90 * sigma), np.where(vs.notna(), p["low_usd_seller"], p["low_usd_buyer"]))
-        high = np.where(both, value * np.exp(Z90 * sigma), np.where(vs.notna(), p["high_usd_seller"], p["high_usd_buyer"]))
+        low = np.where(both, value * np.exp(-Z90 * sigma), np.where(vs.notna(), p["mc_p05_usd_seller"], p["mc_p05_usd_buyer"]))
+        high = np.where(both, value * np.exp(Z90 * sigma), np.where(vs.notna(), p["mc_p95_usd_seller"], p["mc_p95_usd_buyer"]))
     out = p.assign(
-        reconciled_usd=value, reconciled_low_usd=low, reconciled_high_usd=high, reconciled_kg=quantity,
+        reconciled_usd=value, reconciled_p05_usd=low, reconciled_p95_usd=high, reconciled_kg=quantity,
         seller_weight=np.where(both, ws / (ws + wb), np.where(vs.notna(), 1.0, 0.0)),
         rule=np.where(both, "both sides, weighted by precision",
                       np.where(vs.notna(), "seller only: imputed to the buyer", "buyer only: imputed to the seller")),
-        disagree=both & ((p["high_usd_seller"] < p["low_usd_buyer"]) | (p["high_usd_buyer"] < p["low_usd_seller"])),
+        disagree=both & ((p["mc_p95_usd_seller"] < p["mc_p05_usd_buyer"]) | (p["mc_p95_usd_buyer"] < p["mc_p05_usd_seller"])),
         gap_share=np.where(both, discrepancy_share(vs.fillna(0), vb.fillna(0)), np.nan),
     )
     out["reason"] = [discrepancy_reason(r) for r in out.itertuples()]
@@ -142,8 +142,8 @@ def reconciled_flows(pairs: pd.DataFrame) -> pd.DataFrame:
         rows.append(pd.DataFrame({
             "country": pairs[side], "partner": pairs[other], "market": pairs["market"], "product": pairs["product"],
             "direction": direction, "year": pairs["year"], "own_usd": pairs[f"value_usd_{side}"],
-            "value_usd": pairs["reconciled_usd"], "low_usd": pairs["reconciled_low_usd"],
-            "high_usd": pairs["reconciled_high_usd"], "quantity_kg": pairs["reconciled_kg"], "rule": pairs["rule"]}))
+            "value_usd": pairs["reconciled_usd"], "mc_p05_usd": pairs["reconciled_p05_usd"],
+            "mc_p95_usd": pairs["reconciled_p95_usd"], "quantity_kg": pairs["reconciled_kg"], "rule": pairs["rule"]}))
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
@@ -202,3 +202,61 @@ def discrepancy_reason(row) -> str:
         return f"mainly the quantity: {bigger}'s data give a larger flow ({qs / 1e3:,.1f} t vs {qb / 1e3:,.1f} t)"
     higher = seller if ps > pb else buyer
     return f"mainly the price: {higher} values the flow at a higher price (US$ {ps:,.0f} vs {pb:,.0f} per kg)"
+
+
+def joint_total_draws(draws: dict[tuple[str, str], dict[tuple, np.ndarray]], key: tuple = ("all", "total"),
+                      countries: set[str] | None = None) -> dict[str, np.ndarray]:
+    """Each country's total over its markets, draw by draw (arrays draws x years), and the total over
+    the countries (``"all"``): aggregates computed from joint draws, whose percentiles are
+    percentiles of the total, not sums of the parts' bounds.
+
+    ``draws``: each chapter's draws, by (country, market). Draw *i* of every chapter uses the same
+    uniforms for the inputs drawn together (:func:`~methods.model.uncertainty.draw_keys`); the
+    chapters must have the same number of draws (the smallest is used otherwise).
+    """
+    out: dict[str, np.ndarray] = {}
+    chosen = {k: d[key] for k, d in draws.items() if key in d and (countries is None or k[0] in countries)}
+    if not chosen:
+        return out
+    n = min(a.shape[0] for a in chosen.values())
+    for (country, _market), a in sorted(chosen.items()):
+        out[country] = out.get(country, 0.0) + a[:n]
+    out["all"] = sum(out[c] for c in sorted(out))
+    return out
+
+
+def summarise_draws(draws: np.ndarray, q=(5, 50, 95)) -> np.ndarray:
+    """Percentiles over draws (axis 0): shape (len(q), years)."""
+    return np.percentile(np.asarray(draws, dtype=float), q, axis=0)
+
+
+def _side_draws(draws: dict, country: str, market: str, product: str, direction: str, partner: str):
+    chapter = draws.get((country, market))
+    if chapter is None:
+        return None
+    parts = [a for k, a in chapter.items() if len(k) == 4 and k[0] == "value" and k[2] == direction and k[3] == partner
+             and (market == "smuggling" or k[1] == product)]
+    return sum(parts) if parts else None
+
+
+def reconciled_intervals_from_draws(pairs: pd.DataFrame, draws: dict, years: dict[str, list[int]]) -> pd.DataFrame:
+    """The reconciled flows' 90% intervals computed draw by draw, where both sides' draws are kept:
+    :math:`V^*_i = \\exp(a \\ln V_{s,i} + (1-a) \\ln V_{b,i})` with the seller's weight *a* of
+    :func:`reconcile`. Draw *i* of the two chapters shares the draws of the inputs drawn together,
+    so a correlation between the two sides widens the interval as it should. Rows without both
+    sides' draws keep their analytic interval. ``years``: each country's model years."""
+    out = pairs.copy()
+    for idx, r in pairs.iterrows():
+        if not str(r["rule"]).startswith("both"):
+            continue
+        s = _side_draws(draws, r["seller"], r["market"], r["product"], "inward", r["buyer"])
+        b = _side_draws(draws, r["buyer"], r["market"], r["product"], "outward", r["seller"])
+        if s is None or b is None or r["year"] not in years.get(r["seller"], []) or r["year"] not in years.get(r["buyer"], []):
+            continue
+        n = min(len(s), len(b))
+        vs = s[:n, years[r["seller"]].index(r["year"])]
+        vb = b[:n, years[r["buyer"]].index(r["year"])]
+        a = float(r["seller_weight"])
+        v = weighted_log_mean(vs, a, vb, 1 - a)
+        out.loc[idx, ["reconciled_p05_usd", "reconciled_p95_usd"]] = np.percentile(v, [5, 95])
+    return out

@@ -4,7 +4,9 @@ A chapter of market *m* lives in ``book/countries/<ISO3>/``: the executed notebo
 runner's record of the inputs it was computed from (``.m.manifest.json``), and the results the
 cross-country pages and the exports read (``m.summary.csv``: totals with their ranges;
 ``m.flows.csv``: every flow record; ``m.partners.csv``: the flows by counterpart with their ranges,
-which the regional network reconciles).
+which the regional network reconciles; ``m.draws.npz``: the Monte Carlo draws of the totals and of
+the flows by counterpart, from which aggregates over markets and countries are computed draw by
+draw).
 """
 from __future__ import annotations
 
@@ -37,12 +39,37 @@ class ChapterFiles:
     def partners(self) -> Path:
         return self.folder / f"{self.market}.partners.csv"
 
+    @property
+    def draws(self) -> Path:
+        return self.folder / f"{self.market}.draws.npz"
+
     def all(self) -> list[Path]:
         """Every file of the chapter (what is removed when the chapter is dropped)."""
-        return [self.notebook, self.manifest, self.summary, self.flows, self.partners]
+        return [self.notebook, self.manifest, self.summary, self.flows, self.partners, self.draws]
 
 
 def write_csv(table, path: Path) -> None:
     """A table as CSV (RFC 4180: lines end with CR LF, so that a text holding a line break or a
     carriage return is quoted and read back whole)."""
     table.to_csv(path, index=False, lineterminator="\r\n")
+
+
+def _draw_name(key: tuple) -> str:
+    return "|".join(map(str, key))
+
+
+def write_draws(draws: dict, path: Path) -> None:
+    """Monte Carlo draws (arrays draws x years, by key) as a compressed NumPy archive, in single
+    precision (seven significant digits: more than the draws' own precision)."""
+    import numpy as np
+
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, **{_draw_name(k): np.asarray(a, dtype=np.float32) for k, a in draws.items()})
+
+
+def read_draws(path: Path) -> dict[tuple, "np.ndarray"]:
+    """The draws :func:`write_draws` wrote, by key (text only: no pickled objects are loaded)."""
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as data:
+        return {tuple(name.split("|")): data[name].astype(float) for name in data.files}

@@ -7,6 +7,7 @@ the SDG total is inward + outward.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -186,25 +187,43 @@ STATUS = {"estimated": "estimated", "not_estimated": "not estimated",
 
 
 PARTNER_COLUMNS = ["country", "year", "market", "drug", "product", "label", "direction", "partner", "value_usd",
-                   "low_usd", "median_usd", "high_usd", "quantity_kg", "quantity_low_kg", "quantity_high_kg"]
+                   "mc_p05_usd", "mc_median_usd", "mc_p95_usd", "quantity_kg", "quantity_p05_kg", "quantity_p95_kg"]
+
+
+@dataclass
+class ChapterResults:
+    """What a chapter computes for the cross-country pages and the exports.
+
+    *summary*: inward, outward and total IFFs by product, year and structural scenario, with the
+    Monte Carlo 5th, 50th and 95th percentiles within each scenario (current US dollars). A flow
+    that the file's data gaps leave unestimated has a row with no value and the status *not
+    estimated*; the totals it would belong to are marked *partial*.
+
+    *partners*: the central scenario's flows by counterpart (value, and pure kilograms of drug), with
+    their Monte Carlo percentiles from the same draws: what the regional network reconciles.
+
+    *draws*: the central scenario's Monte Carlo draws of the totals and of the flows by counterpart
+    (arrays draws x years), for aggregates computed draw by draw (over markets, countries, GDP).
+
+    *scenarios*: the inputs of the low, central and high scenarios, ordered by outcome
+    (:func:`~methods.model.uncertainty.ordered_scenario`).
+    """
+
+    summary: pd.DataFrame
+    partners: pd.DataFrame
+    draws: dict[tuple, np.ndarray]
+    scenarios: dict[str, Values]
 
 
 def summary_frame(cf: CountryFile, market: str, prepared, n_draws: int, seed: int) -> pd.DataFrame:
-    """The summary table of :func:`chapter_frames` (totals by product, direction and scenario)."""
-    return chapter_frames(cf, market, prepared, n_draws, seed)[0]
+    """The summary table of :func:`chapter_results` (totals by product, direction and scenario)."""
+    return chapter_results(cf, market, prepared, n_draws, seed).summary
 
 
-def chapter_frames(cf: CountryFile, market: str, prepared, n_draws: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The results a chapter writes for the cross-country pages and the exports.
-
-    *summary*: inward, outward and total IFFs by product, year and structural scenario, with the
-    Monte Carlo 5th, 50th and 95th percentiles (current US dollars). A flow that the file's data gaps
-    leave unestimated has a row with no value and the status *not estimated*; the totals it would
-    belong to are marked *partial*.
-
-    *partners*: the central scenario's flows by counterpart (value, and pure kilograms of drug),
-    with their Monte Carlo percentiles from the same draws: what the regional network reconciles."""
-    from .uncertainty import SCENARIOS, monte_carlo, percentiles
+def chapter_results(cf: CountryFile, market: str, prepared, n_draws: int, seed: int) -> ChapterResults:
+    """Scenarios ordered by outcome, the Monte Carlo within each, and the tables of
+    :class:`ChapterResults`."""
+    from .uncertainty import SCENARIOS, monte_carlo, ordered_scenario, percentiles
 
     years = cf.years
     prefix = market_prefix(market)
@@ -227,21 +246,25 @@ def chapter_frames(cf: CountryFile, market: str, prepared, n_draws: int, seed: i
         return {"country": cf.country, "ref_area": cf.m49, "year": year, "market": market,
                 "drug": drug if drug is not None else drug_of.get(product, ""), "product": product,
                 "label": labels.get(product, product), "direction": direction, "scenario": scenario,
-                "value_usd": value, "low_usd": low, "median_usd": median, "high_usd": high, "unit": "USD",
+                "value_usd": value, "mc_p05_usd": low, "mc_median_usd": median, "mc_p95_usd": high, "unit": "USD",
                 "status": STATUS[status],
                 "sources": ";".join(sources.get(product, sorted({k for v in sources.values() for k in v})))}
 
+    scenario_values = {name: ordered_scenario(prepared, evaluate, name, ("all", "total"), prefix) for name in SCENARIOS}
     partner_rows = []
+    kept_draws: dict[tuple, np.ndarray] = {}
     scenarios = SCENARIOS + (("fob",) if market == "drugs" and has_fob_rule(cf) else ())
     for scenario in scenarios:
         ev = (lambda v: market_totals(cf, market, v, valuation="fob")) if scenario == "fob" else evaluate
         if scenario == "central":
             ev = lambda v: market_results(cf, market, v)  # noqa: E731 (the flows by partner, from the same draws)
-        base = "central" if scenario == "fob" else scenario
-        det = ev(prepared.scenario(base, prefix))
-        pct = percentiles(monte_carlo(prepared, ev, base, n_draws, seed, prefix))
+        base = scenario_values["central" if scenario == "fob" else scenario]
+        det = ev(base)
+        draws = monte_carlo(prepared, ev, n=n_draws, seed=seed, prefix=prefix, base=base)
+        pct = percentiles(draws)
         if scenario == "central":
             partner_rows = _partner_rows(cf, market, det, pct, drug_of, labels)
+            kept_draws = {k: a for k, a in draws.items() if (len(k) == 2 and k[0] == "all") or k[0] == "value"}
             det = {k: a for k, a in det.items() if len(k) == 2}
         estimated = {(p, d) for p, d in det}
         gaps = [(drug, p, d) for drug, p, d, _ in missing if (p, d) not in estimated or not np.any(det[(p, d)])]
@@ -257,7 +280,8 @@ def chapter_frames(cf: CountryFile, market: str, prepared, n_draws: int, seed: i
         for drug, product, direction in gaps:
             for i, year in enumerate(years):
                 rows.append(row(scenario, product, direction, i, year, "not_estimated", drug=drug))
-    return pd.DataFrame(rows), pd.DataFrame(partner_rows, columns=PARTNER_COLUMNS)
+    return ChapterResults(pd.DataFrame(rows), pd.DataFrame(partner_rows, columns=PARTNER_COLUMNS), kept_draws,
+                          scenario_values)
 
 
 def _partner_rows(cf: CountryFile, market: str, det: dict, pct: dict, drug_of: dict, labels: dict) -> list[dict]:
@@ -272,10 +296,10 @@ def _partner_rows(cf: CountryFile, market: str, det: dict, pct: dict, drug_of: d
             rows.append({
                 "country": cf.country, "year": year, "market": market, "drug": drug_of.get(product, ""),
                 "product": product, "label": labels.get(product, product), "direction": direction, "partner": partner,
-                "value_usd": float(np.asarray(arr)[..., i]), "low_usd": float(pct[key][0, i]),
-                "median_usd": float(pct[key][1, i]), "high_usd": float(pct[key][2, i]),
+                "value_usd": float(np.asarray(arr)[..., i]), "mc_p05_usd": float(pct[key][0, i]),
+                "mc_median_usd": float(pct[key][1, i]), "mc_p95_usd": float(pct[key][2, i]),
                 "quantity_kg": float(np.asarray(det[q])[..., i]) if q in det else nan,
-                "quantity_low_kg": float(pct[q][0, i]) if q in det else nan,
-                "quantity_high_kg": float(pct[q][2, i]) if q in det else nan,
+                "quantity_p05_kg": float(pct[q][0, i]) if q in det else nan,
+                "quantity_p95_kg": float(pct[q][2, i]) if q in det else nan,
             })
     return rows

@@ -1,23 +1,32 @@
-"""Uncertainty: structural scenarios, a seeded Monte Carlo, and one-at-a-time sensitivity.
+"""Uncertainty: structural scenarios, a seeded Monte Carlo, and the sensitivity analyses.
 
 Two kinds of uncertainty are kept apart.
 
 * **Structural scenarios.** Where ownership changes hands and who is resident (the point-of-sale
-  share of each drug route; the place of payment and the residence of smugglers) are not sampled.
-  Scenario ``low`` sets every structural input to its low bound, ``high`` to its high bound,
-  ``central`` to its value.
-* **Input uncertainty.** Every other input with ``low``/``high`` bounds is drawn from its
-  distribution (uniform; triangular with its mode at the value; or normal with its mean at the
-  value and ``low``/``high`` at two standard deviations, truncated at the bounds). One draw per
-  input applies to all years (the error of a conversion factor does not change from year to year).
+  shares of each drug route, the share of imports that stays foreign-owned; the place of payment
+  and the residence of smugglers) are not sampled. The scenarios are ordered by their outcome:
+  ``low`` sets each structural input to the bound that lowers the market's total in that year,
+  ``high`` to the bound that raises it, ``central`` to its value (:func:`ordered_scenario`).
+* **Input uncertainty.** Every other input with ``low``/``high`` bounds is drawn from a two-piece
+  distribution whose **median is the input's value**: half the probability lies between ``low`` and
+  the value, half between the value and ``high``, each half uniform, triangular (densest at the
+  value) or half-normal (``low``/``high`` at two standard deviations, truncated there). With
+  asymmetric bounds the value stays the best estimate instead of a mode that the draws move away
+  from. One draw per input applies to all years (the error of a conversion factor does not change
+  from year to year).
 
-Each input has its own random stream, derived from the seed and the input's path, so the same seed
-gives the same numbers and widening one input's bounds changes no other input's draws.
+**Correlated inputs.** Draws come from random streams fixed by the seed and a key
+(:func:`draw_key`): inputs with the same key share their uniform draws (full rank correlation).
+The same record written twice (e.g. with a YAML alias) is one quantity; the purities of one product
+of one country share their measurement error; a record marked ``shared: <name>`` is drawn with
+every record of that name, in any country's file (the same source for the same quantity, e.g. a
+price both sides of a mirror flow use). Every other input has its own stream, keyed by the country
+and its path, so widening one input's bounds changes no other input's draws, and two countries'
+draws are independent except where a file says otherwise.
 """
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -52,6 +61,26 @@ def triangular_from_u(u, low, mode, high):
     return np.where(u < cut, left, right)
 
 
+def two_piece_uniform_from_u(u, low, median, high):
+    """Inverse CDF of the two-piece uniform: half the probability uniform on [low, m], half on [m, high].
+
+    .. math:: x = a + 2u\\,(m - a) \\text{ if } u < \\tfrac12, \\text{ else } m + (2u - 1)(b - m)
+    """
+    u, low, median, high = (np.asarray(x, float) for x in (u, low, median, high))
+    return np.where(u < 0.5, low + 2 * u * (median - low), median + (2 * u - 1) * (high - median))
+
+
+def two_piece_triangular_from_u(u, low, median, high):
+    """Inverse CDF of the two-piece triangular: densest at the median *m*, half the probability on each side.
+
+    .. math:: x = a + (m - a)\\sqrt{2u} \\text{ if } u < \\tfrac12, \\text{ else } b - (b - m)\\sqrt{2(1-u)}
+    """
+    u, low, median, high = (np.asarray(x, float) for x in (u, low, median, high))
+    left = low + (median - low) * np.sqrt(np.clip(2 * u, 0.0, 1.0))
+    right = high - (high - median) * np.sqrt(np.clip(2 * (1 - u), 0.0, 1.0))
+    return np.where(u < 0.5, left, right)
+
+
 _A = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02, 1.383577518672690e02,
       -3.066479806614716e01, 2.506628277459239e00)
 _B = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02, 6.680131188771972e01,
@@ -76,35 +105,75 @@ def normal_ppf(p):
     return np.where(p < 0.5, x, -x)
 
 
-def normal_cdf(x):
-    """CDF of the standard normal."""
-    return 0.5 * (1 + np.vectorize(math.erf)(np.asarray(x, dtype=float) / math.sqrt(2)))
+def split_normal_from_u(u, low, median, high):
+    """Inverse CDF of the split normal with median *m*: on each side a half-normal whose bound lies at
+    two standard deviations (:math:`\\sigma_- = (m-a)/2`, :math:`\\sigma_+ = (b-m)/2`), truncated there,
+    each side with half the probability.
 
-
-def truncated_normal_from_u(u, low, mean, high):
-    """Inverse CDF of a normal with mean ``mean`` and sd (high-low)/4, truncated at [low, high]."""
-    low, mean, high = np.asarray(low, float), np.asarray(mean, float), np.asarray(high, float)
-    sd = (high - low) / 4.0
-    safe = np.where(sd > 0, sd, 1.0)
-    a, b = normal_cdf((low - mean) / safe), normal_cdf((high - mean) / safe)
-    x = mean + safe * normal_ppf(a + np.multiply(u, b - a))
-    return np.where(sd > 0, np.clip(x, low, high), mean)
+    .. math:: x = m + \\sigma_- \\Phi^{-1}\\big(\\Phi(-2) + 2u(\\tfrac12 - \\Phi(-2))\\big) \\text{ if } u < \\tfrac12, \\text{ else } m + \\sigma_+ \\Phi^{-1}\\big(\\tfrac12 + (2u-1)(\\Phi(2) - \\tfrac12)\\big)
+    """
+    u, low, median, high = (np.asarray(x, float) for x in (u, low, median, high))
+    tail = 0.022750131948179195  # Phi(-2)
+    left_t = tail + 2 * np.minimum(u, 0.5) * (0.5 - tail)
+    right_t = 0.5 + (2 * np.maximum(u, 0.5) - 1) * (0.5 - tail)
+    left = median + (median - low) / 2 * normal_ppf(left_t)
+    right = median + (high - median) / 2 * normal_ppf(right_t)
+    return np.clip(np.where(u < 0.5, left, right), low, high)
 
 
 def draw_from_u(distribution: str, u, low, value, high):
+    """A draw of an input from its uniform ``u``: the two-piece form of ``distribution``, with its
+    median at the input's value."""
     if distribution == "uniform":
-        return uniform_from_u(u, low, high)
+        return two_piece_uniform_from_u(u, low, value, high)
     if distribution == "triangular":
-        return triangular_from_u(u, low, value, high)
+        return two_piece_triangular_from_u(u, low, value, high)
     if distribution == "normal":
-        return truncated_normal_from_u(u, low, value, high)
+        return split_normal_from_u(u, low, value, high)
     raise ValueError(distribution)
 
 
-def input_stream(seed: int, path: tuple) -> np.random.Generator:
-    """An independent random stream for one input, fixed by the seed and the input's path."""
-    digest = hashlib.sha256(".".join(map(str, path)).encode()).digest()
+def input_stream(seed: int, key: tuple) -> np.random.Generator:
+    """An independent random stream for one draw key (:func:`draw_key`), fixed by the seed."""
+    digest = hashlib.sha256(".".join(map(str, key)).encode()).digest()
     return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
+
+
+def draw_keys(cf: CountryFile, infos: list[InputInfo]) -> dict[tuple, tuple]:
+    """The key of each input's random stream, by path: inputs with the same key are drawn together.
+
+    * a record with ``shared: <name>``: ``("shared", name)``, in every file;
+    * the purities of one product (a stage of a chain) of one country: one key, or the ``shared``
+      name one of them gives;
+    * the same record written more than once in a file (e.g. through a YAML alias): one key;
+    * any other input: the country and its path.
+    """
+    import json
+    from collections import Counter
+
+    content = {i.path: json.dumps(i.quantity.model_dump(mode="json", warnings=False), sort_keys=True) for i in infos}
+    repeated = {c for c, n in Counter(content.values()).items() if n > 1}
+    purity_groups: dict[tuple, list[InputInfo]] = {}
+    for i in infos:
+        p = i.path
+        if p[-1] == "purity" and len(p) > 5 and p[:3] == ("markets", "drugs", "chains") and p[4] == "stages":
+            purity_groups.setdefault(p[:6], []).append(i)
+    keys: dict[tuple, tuple] = {}
+    for group, members in purity_groups.items():
+        shared = next((m.quantity.shared for m in members if m.quantity.shared), None)
+        key = ("shared", shared) if shared else (cf.country, "purity") + group[3:6]
+        for m in members:
+            keys[m.path] = key
+    for i in infos:
+        if i.path in keys:
+            continue
+        if i.quantity.shared:
+            keys[i.path] = ("shared", i.quantity.shared)
+        elif content[i.path] in repeated:
+            keys[i.path] = (cf.country, "same", hashlib.sha256(content[i.path].encode()).hexdigest()[:16])
+        else:
+            keys[i.path] = (cf.country,) + i.path
+    return keys
 
 
 # ----- scenarios and sampling ----------------------------------------------------------------
@@ -118,11 +187,13 @@ class Prepared:
     lows: dict[tuple, np.ndarray]  # by input path
     highs: dict[tuple, np.ndarray]
     infos: list[InputInfo]
+    keys: dict[tuple, tuple]  # by input path: the key of its random stream (:func:`draw_keys`)
 
     @classmethod
     def from_file(cls, cf: CountryFile) -> "Prepared":
         lows, highs = bound_arrays(cf)
-        return cls(cf, central_values(cf), lows, highs, input_infos(cf))
+        infos = input_infos(cf)
+        return cls(cf, central_values(cf), lows, highs, infos, draw_keys(cf, infos))
 
     def under(self, prefix: tuple) -> list[InputInfo]:
         return [i for i in self.infos if i.path[: len(prefix)] == prefix]
@@ -142,8 +213,16 @@ class Prepared:
         return [i for i in self.under(prefix) if i.uncertain and i.structural]
 
     def uniforms(self, n: int, seed: int, prefix: tuple = ()) -> dict[tuple, np.ndarray]:
-        """The uniform draws behind ``n`` Monte Carlo draws: one stream per input (by path)."""
-        return {i.path: input_stream(seed, i.path).random(n) for i in self.sampled_inputs(prefix)}
+        """The uniform draws behind ``n`` Monte Carlo draws, by input path: one stream per draw key,
+        so that inputs drawn together get the same uniforms."""
+        by_key: dict[tuple, np.ndarray] = {}
+        out = {}
+        for i in self.sampled_inputs(prefix):
+            key = self.keys[i.path]
+            if key not in by_key:
+                by_key[key] = input_stream(seed, key).random(n)
+            out[i.path] = by_key[key]
+        return out
 
     def sample(self, n: int, seed: int, base: Values, prefix: tuple = (),
                uniforms: dict[tuple, np.ndarray] | None = None) -> Values:
@@ -166,16 +245,64 @@ class Prepared:
 Evaluate = Callable[[Values], dict[tuple, np.ndarray]]
 
 
+def ordered_scenario(prepared: Prepared, evaluate: Evaluate, name: str, key: tuple = ("all", "total"),
+                     prefix: tuple = (), passes: int = 3) -> Values:
+    """The ``low`` (or ``high``) structural scenario, ordered by its outcome: each structural input
+    (under ``prefix``) at the bound that lowers (raises) the output ``key``, year by year.
+
+    A coordinate search: starting from the central values, each input's low and high bound is tried
+    in turn, the others as already set, and kept in the years where it moves the output the wanted
+    way; the search repeats until nothing changes (at most ``passes`` times). Since a bound is kept
+    only when it improves the output, ``low <= central <= high`` holds by construction, even where
+    shares interact (e.g. shares normalised to sum to one). Years are independent in the model, so
+    each year gets its own choice.
+    """
+    if name == "central":
+        return prepared.central
+    sign = -1.0 if name == "low" else 1.0
+    current = prepared.central
+    best = sign * np.asarray(evaluate(current)[key], dtype=float)
+    for _ in range(passes):
+        improved = False
+        for info in prepared.structural_inputs(prefix):
+            k = info.path
+            for bound in (prepared.lows[k], prepared.highs[k]):
+                now = np.asarray(current.at(k), dtype=float)
+                trial_value = np.broadcast_to(bound, now.shape)
+                if np.array_equal(trial_value, now):
+                    continue
+                out = sign * np.asarray(evaluate(current.replace({k: trial_value}))[key], dtype=float)
+                better = out > best + 1e-9 * np.maximum(np.abs(best), 1.0)
+                if better.any():
+                    current = current.replace({k: np.where(better, trial_value, now)})
+                    best = np.where(better, out, best)
+                    improved = True
+        if not improved:
+            break
+    return current
+
+
+def scenario_settings(prepared: Prepared, scenarios: dict[str, Values], prefix: tuple = ()) -> list[dict]:
+    """What each scenario sets: every structural input (under ``prefix``) with its value in each
+    scenario, per year."""
+    rows = []
+    for info in prepared.structural_inputs(prefix):
+        rows.append({"path": info.path, **{name: np.asarray(v.at(info.path), dtype=float) for name, v in scenarios.items()}})
+    return rows
+
+
 CHUNK = 2048  # draws evaluated at once: keeps temporaries small enough for the heap allocator to reuse
 
 
 def monte_carlo(prepared: Prepared, evaluate: Evaluate, scenario: str = "central", n: int = DEFAULT_DRAWS,
-                seed: int = DEFAULT_SEED, prefix: tuple = (), chunk: int = CHUNK) -> dict[tuple, np.ndarray]:
-    """Outputs of ``evaluate`` for ``n`` draws: arrays of shape (n, years).
+                seed: int = DEFAULT_SEED, prefix: tuple = (), chunk: int = CHUNK,
+                base: Values | None = None) -> dict[tuple, np.ndarray]:
+    """Outputs of ``evaluate`` for ``n`` draws: arrays of shape (n, years). ``base`` (default: the
+    named scenario's values) gives the structural inputs, e.g. an :func:`ordered_scenario`.
 
     Draws are evaluated in chunks; the draws themselves do not depend on the chunk size.
     """
-    base = prepared.scenario(scenario, prefix)
+    base = base if base is not None else prepared.scenario(scenario, prefix)
     n_years = len(prepared.cf.years)
     draws = prepared.sample(n, seed, base, prefix)
     sampled = [i.path for i in prepared.sampled_inputs(prefix)]
@@ -193,6 +320,72 @@ def monte_carlo(prepared: Prepared, evaluate: Evaluate, scenario: str = "central
 def percentiles(samples: dict[tuple, np.ndarray], q=(5, 50, 95)) -> dict[tuple, np.ndarray]:
     """Percentiles over draws: arrays of shape (len(q), years)."""
     return {k: np.percentile(a, q, axis=0) for k, a in samples.items()}
+
+
+def percentile_standard_error(draws, q: float) -> float:
+    """The Monte Carlo standard error of the ``q``-th percentile of ``draws``, from the order
+    statistics that bound it (distribution-free): with *n* draws, the ranks
+    :math:`nq/100 \\pm 1.96\\sqrt{n\\,p(1-p)}` give a 95% interval of the percentile, and the standard
+    error is its width over :math:`2 \\times 1.96`."""
+    x = np.sort(np.asarray(draws, dtype=float))
+    n = len(x)
+    p = q / 100.0
+    half = 1.959963984540054 * np.sqrt(n * p * (1 - p))
+    lo = int(np.clip(np.floor(n * p - half), 0, n - 1))
+    hi = int(np.clip(np.ceil(n * p + half), 0, n - 1))
+    return float((x[hi] - x[lo]) / (2 * 1.959963984540054))
+
+
+@dataclass
+class VarianceShares:
+    """How much of an output's Monte Carlo variance each kind of input explains (first-order)."""
+
+    assumed: float  # inputs that rest on assumptions only
+    measured: float  # inputs with a source
+    interactions: float  # the rest: what no input explains alone
+    by_input: list[tuple[tuple, float, bool]]  # (path of the first input of a draw key, share, assumed)
+
+
+def first_order_share(u, y, bins: int = 20) -> float:
+    """The share of the variance of *y* explained by one input alone, from the same draws: the
+    variance of the means of *y* within equal-probability bins of the input's uniform draw *u*, over
+    the variance of *y* (the first-order Sobol index, estimated by binning), less its expected value
+    when the input explains nothing, :math:`(k-1)/(n-1)` for *k* bins, and never below zero."""
+    y = np.asarray(y, dtype=float)
+    var = y.var()
+    if var <= 0 or not np.isfinite(var):
+        return 0.0
+    which = np.minimum((np.asarray(u) * bins).astype(int), bins - 1)
+    counts = np.bincount(which, minlength=bins)
+    means = np.bincount(which, weights=y, minlength=bins) / np.maximum(counts, 1)
+    between = np.sum(counts * (means - y.mean()) ** 2) / len(y)
+    return float(max(between / var - (bins - 1) / (len(y) - 1), 0.0))
+
+
+def variance_shares(prepared: Prepared, evaluate: Evaluate, key: tuple, year_index: int = -1, n: int = DEFAULT_DRAWS,
+                    seed: int = DEFAULT_SEED, prefix: tuple = (), base: Values | None = None) -> VarianceShares:
+    """Measured versus assumed: the first-order share of the variance of output ``key`` (one year)
+    that comes from each sampled input (inputs drawn together count once), summed by whether the
+    inputs rest on assumptions only or have a source; what is left is interactions."""
+    uniforms = prepared.uniforms(n, seed, prefix)
+    y = monte_carlo(prepared, evaluate, n=n, seed=seed, prefix=prefix, base=base)[key][:, year_index]
+    groups: dict[tuple, list[InputInfo]] = {}
+    for info in prepared.sampled_inputs(prefix):
+        groups.setdefault(prepared.keys[info.path], []).append(info)
+    by_input, assumed, measured = [], 0.0, 0.0
+    for members in groups.values():
+        share = first_order_share(uniforms[members[0].path], y)
+        is_assumed = all(m.assumed for m in members)
+        by_input.append((members[0].path, share, is_assumed))
+        if is_assumed:
+            assumed += share
+        else:
+            measured += share
+    total = assumed + measured
+    if total > 1:  # estimation noise: scale so the parts do not exceed the whole
+        assumed, measured = assumed / total, measured / total
+    by_input.sort(key=lambda t: t[1], reverse=True)
+    return VarianceShares(assumed, measured, max(1.0 - assumed - measured, 0.0), by_input)
 
 
 @dataclass

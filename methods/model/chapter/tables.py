@@ -296,8 +296,7 @@ def central_vs_interval(years: list[int], central, low, high) -> str:
     below = [i for i in shown if central[i] < low[i]]
     above = [i for i in shown if central[i] > high[i]]
     if not below and not above:
-        return ("In every year the central estimate lies inside its 90% interval: the inputs' stated uncertainty "
-                "is roughly balanced around their central values.")
+        return ""  # the usual case: each input's value is the median of its draws
     parts = []
     for idx, where, side in ((below, "below", "above"), (above, "above", "below")):
         if not idx:
@@ -310,6 +309,50 @@ def central_vs_interval(years: list[int], central, low, high) -> str:
                      f"or highest figure found), so most combinations of inputs give a total {side} it.")
     return ("**Note.** " + " ".join(parts) + " The central estimate combines each input's central value; both "
             "numbers are reported, and the tornado chart below shows which inputs are responsible.")
+
+
+# ----- honest headlines: the Monte Carlo interval and the scenario span together --------------------------
+
+SCENARIO_MEANING = {
+    "drugs": "where the drug changes hands between residents and non-residents (the point of sale on each route, "
+             "and the share of the drug that crosses the country owned by non-residents)",
+    "smuggling": "where migrants pay their fees and where the smugglers who receive them reside",
+}
+
+
+def headline_markdown(market: str, year: int, inward: float, outward: float, total: float, mc_low: float,
+                      mc_high: float, scenario_low: float, scenario_high: float) -> str:
+    """The chapter's headline numbers, with both kinds of uncertainty given together and a sentence
+    on what each means (millions of US dollars)."""
+    def m(x):
+        return f"{x / 1e6:,.1f}"
+
+    from ..params import MARKET_LABELS
+
+    return (f"In {year}, inward IFFs from {MARKET_LABELS[market]} were **US\\$ {m(inward)} million** and outward IFFs **US\\$ {m(outward)} million**, "
+            f"a total of **US\\$ {m(total)} million**: 90% Monte Carlo interval {m(mc_low)}–{m(mc_high)}; the low and "
+            f"high scenarios span {m(scenario_low)}–{m(scenario_high)}. The Monte Carlo interval is the uncertainty of "
+            f"the measured and assumed inputs, with the structural shares at their central values; the scenarios move "
+            f"{SCENARIO_MEANING[market]}, which no data here settle, and the span is the range of totals they give.")
+
+
+def uncertainty_notes_markdown(shares, year: int, n_draws: int, se_low: float, se_high: float) -> str:
+    """Measured versus assumed, and the Monte Carlo error of the interval, as two sentences."""
+    return (f"Of the Monte Carlo variance of the total in {year}, about **{100 * shares.assumed:.0f}%** comes from "
+            f"inputs that rest on assumptions only, **{100 * shares.measured:.0f}%** from inputs with a source, and "
+            f"{100 * shares.interactions:.0f}% from their interactions (first-order shares from the same draws). "
+            f"With {n_draws:,} draws, the Monte Carlo standard error of the interval's bounds is about US\\$ "
+            f"{se_low / 1e6:,.2f} million (5th percentile) and US\\$ {se_high / 1e6:,.2f} million (95th).")
+
+
+def scenario_settings_table(rows: list[dict], year_index: int, labeller) -> pd.DataFrame:
+    """What each scenario sets: every structural input with its value in the low, central and high
+    scenarios in one year (from :func:`~methods.model.uncertainty.scenario_settings`)."""
+    out = [{"input": labeller(r["path"]),
+            **{name: float(np.broadcast_to(r[name], np.shape(r["central"]))[..., year_index])
+               for name in ("low", "central", "high")}} for r in rows]
+    return pd.DataFrame(out, columns=["input", "low", "central", "high"]).rename(
+        columns={"low": "low scenario", "central": "central", "high": "high scenario"})
 
 
 # ----- the national teams' requests: chemicals, services, price ladders, income, retail, cross-checks -----

@@ -258,9 +258,13 @@ class Quantity(Strict):
     range_note: Text | None = Field(default=None, description="Where the low/high bounds come from")
     distribution: Literal["uniform", "triangular", "normal"] = Field(
         default="triangular",
-        description="Shape of the input uncertainty between low and high (normal: truncated at the bounds, "
-        "with low/high at +/-2 standard deviations)",
+        description="Shape of the input uncertainty between low and high, in two pieces with the median at the "
+        "value (normal: each half at +/-2 standard deviations, truncated at the bounds)",
     )
+    shared: Key | None = Field(
+        default=None,
+        description="A name for a quantity that appears in more than one place or file (e.g. a price both sides "
+        "of a mirror flow use): every record with the same name is drawn together in the Monte Carlo")
     extend: Literal["none", "nearest"] = Field(
         default="none",
         description="For a series: 'nearest' applies the nearest year's value to model years without one",
