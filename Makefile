@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test venv bench clean
+.PHONY: book pdf test venv bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11 or python3 on PATH)"; exit 1; }
@@ -20,6 +20,10 @@ venv: $(STAMP)
 ## make book: execute the country chapters that changed and build the handbook in _build/html
 book: $(STAMP)
 	$(BIN)/iff build
+
+## make pdf: the PDF edition (_build/pdf/handbook.pdf), printed offline by headless Chromium
+pdf: book
+	$(BIN)/iff pdf
 
 ## make test: the whole test suite
 test: $(STAMP)

@@ -43,6 +43,9 @@ def built_book(tmp_path_factory) -> Path:
     root = copy_repo(tmp_path_factory.mktemp("book") / "repo")
     result = run_iff("build", "--draws", "2000", cwd=root)
     assert result.returncode == 0, f"iff build failed:\nSTDOUT:\n{result.stdout}\nSTDERR:\n{result.stderr}"
+    if shutil.which("chromium") or shutil.which("chromium-browser"):  # the PDF edition, as `make pdf` builds it
+        result = run_iff("pdf", cwd=root)
+        assert result.returncode == 0, f"iff pdf failed:\n{result.stderr}"
     return root
 
 

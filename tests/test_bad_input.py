@@ -140,6 +140,13 @@ CASES = [
     ("deeply-nested-flow-mapping", whole("a: " + "{b: " * 5_000 + "1" + "}" * 5_000 + "\n"), "nested too deeply"),
     ("deeply-indented", whole("".join(" " * i + f"k{i}:\n" for i in range(0, 600, 2)) + " " * 600 + "x: 1\n"), "nested too deeply"),
     ("country-with-trailing-newline", sub("country: XRU", 'country: "XRU\\n"'), "country: has the wrong form"),
+    ("format-missing", sub("format: 2  # the format of this parameter file (see `iff upgrade`)\n", ""),
+     "run `iff upgrade parameters/XRU.yml`"),
+    ("format-newer", sub("format: 2", "format: 3"), "a newer format than this handbook reads"),
+    ("partner-free-text", sub("partner: XSY", "partner: Syldavia and beyond"), "is not a country or region code"),
+    ("text-names-a-missing-key", sub("assumption: Fictional seizures of coca paste and base, bulk weight.",
+                                     "assumption: Fictional seizures as in press_nowhere_2019, bulk weight."),
+     "names 'press_nowhere_2019', which is not a key of book/references.bib"),
 ]
 
 

@@ -62,6 +62,7 @@ def test_no_unresolved_glue_or_math_in_prose(built_book):
         assert "{glue:" not in text, html
         assert "glue:text" not in text, html
         assert "IPython.core.display" not in text, html  # an empty output printed as a Python object
+        assert "Warning:" not in text and "Traceback" not in text, html  # no Python warning reaches a reader
 
 
 def test_the_worked_example_of_the_network_is_live_and_reconciles_by_hand(built_book):
@@ -93,7 +94,7 @@ def test_reference_page_lists_every_input_with_provenance(built_book):
     # sources are citations that link to the bibliography
     col = page(built_book, "reference/inputs/COL.html")
     assert re.search(r"\[ ?UNODC and Gobierno de Colombia, 2020 ?\]", text_of(col))
-    assert 'href="../bibliography.html#id' in col
+    assert 'href="../bibliography.html#ref-' in col  # linked to the entry's stable anchor (bibtex_cite_id)
 
 
 def test_reference_of_inputs_counts_match_the_chapters(built_book):
@@ -364,3 +365,30 @@ def test_pages_carry_no_unused_live_code_configuration(built_book):
     """The chapters are static: no page carries Thebe's Binder configuration (an external repository)."""
     carrying = [p.name for p in _pages(built_book) if "x-thebe-config" in p.read_text(encoding="utf-8")]
     assert not carrying, carrying[:10]
+
+
+def test_the_pdf_edition_holds_the_handbook(built_book):
+    """`make pdf` (iff pdf, run by the built_book fixture): the whole handbook, with its contents,
+    key figures and citations, and no code toggle."""
+    import unicodedata
+
+    pytest.importorskip("pypdf")
+    from pypdf import PdfReader
+
+    pdf = built_book / "_build" / "pdf" / "handbook.pdf"
+    if not pdf.is_file():
+        pytest.skip("Chromium is not installed: the PDF edition cannot be printed here")
+    reader = PdfReader(pdf)
+    text = unicodedata.normalize("NFKC", "\n".join(p.extract_text() for p in reader.pages))
+    assert len(reader.pages) > 50
+    for expected in ("Illicit financial flows from illegal markets", "SDG indicator 16.4.1", "Contents",
+                     "Key figures: drug trafficking, Colombia", "Key figures: smuggling of migrants, Mexico",
+                     "How this page was computed", "Bibliography", "Edition"):
+        assert expected in text, expected
+    assert "Show code cell" not in text
+    assert (built_book / "_build" / "html" / "handbook.pdf").is_file()  # linked from the landing page
+
+
+def test_sdmx_uses_the_sdg_series_of_16_4_1(exported):
+    sdmx = exported["sdmx-csv"]
+    assert set(sdmx["SERIES"]) == {"DI_ILL_IN", "DI_ILL_OUT"} and set(sdmx["UNIT_MEASURE"]) == {"USD"}

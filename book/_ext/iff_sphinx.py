@@ -6,6 +6,10 @@
   reuses the formatted bibliography when nothing it depends on changed
   (see :func:`_cache_bibtex_formatting`).
 * Page titles that the theme writes unescaped are escaped (see :func:`_escape_theme_titles`).
+* Every page carries the edition and its date in its footer (:func:`_edition_footer`; the values
+  come from the build, ``iff_edition`` and ``iff_edition_date``).
+* Search finds section numbers such as "16.4.1": they are indexed and searched as one word
+  (:func:`_dotted_number_search`), where Sphinx would split them into numbers it then ignores.
 * The pages load no script twice. jupyter-book's Thebe support (live code cells, unused here)
   declares its configuration twice on some pages, which the browser reports as an error
   ("Identifier 'THEBE_JS_URL' has already been declared"), and names a script on an external host:
@@ -154,7 +158,41 @@ def _cache_bibtex_formatting():
     BibtexDomain.get_formatted_entries = get_formatted_entries
 
 
+def _edition_footer(app, pagename, templatename, context, doctree):
+    """The edition and its date, and where to cite and download the handbook, in every page's footer."""
+    import html
+
+    version, date = app.config.iff_edition, app.config.iff_edition_date
+    if not version:
+        return
+    pathto = context.get("pathto")
+    cite = pathto("reference/cite") if pathto and "reference/cite" in app.env.found_docs else None
+    line = f"Edition {html.escape(version)}, {html.escape(date)}."
+    if cite:
+        line += f' <a href="{cite}">How to cite this handbook</a>.'
+    context["theme_extra_footer"] = f'<p class="iff-edition">{line}</p>' + (context.get("theme_extra_footer") or "")
+
+
+def _dotted_number_search(app):
+    """Index and search numbers such as 16.4.1 as one word (the indicator's number is how readers
+    look for it); everything else is split as Sphinx splits it."""
+    from sphinx.search.en import SearchEnglish
+
+    class SearchEnglishDotted(SearchEnglish):
+        _word_re = re.compile(r"\d+(?:\.\d+)+|\w+")
+        js_splitter_code = (
+            "function splitQuery(query) {\n"
+            "  return query.match(/\\d+(?:\\.\\d+)+|[\\p{Letter}\\p{Number}_\\p{Emoji_Presentation}]+/gu) || [];\n"
+            "}\n")
+
+    app.add_search_language(SearchEnglishDotted)
+
+
 def setup(app):
+    app.add_config_value("iff_edition", "", "html")
+    app.add_config_value("iff_edition_date", "", "html")
+    _dotted_number_search(app)
+    app.connect("html-page-context", _edition_footer, priority=900)
     _cache_pybtex_plugins()
     _cache_bibtex_formatting()
     app.connect("env-get-outdated", _glue_dependents)

@@ -6,6 +6,8 @@
     iff export --format F --output PATH
     iff new-country ISO3 --name NAME [--markets drugs,smuggling] [--role producer|transit|producer-transit|destination]
     iff upgrade FILE ...           rewrite files written for an earlier format of the parameter files
+    iff diff OLD.csv NEW.csv [--inputs REF]   what moved between two editions, and which inputs changed
+    iff pdf                        the PDF edition of the handbook (after iff build)
     iff schema [--output PATH]     write the JSON schema of parameter files
     iff bench                      measure build times and Monte Carlo speed
 
@@ -199,6 +201,34 @@ def cmd_upgrade(args) -> int:
     return status
 
 
+def cmd_diff(args) -> int:
+    from .diff import changed_inputs, moved, moved_lines, read_export
+    from .project import Project
+
+    old, new = read_export(Path(args.old)), read_export(Path(args.new))
+    table = moved(old, new, args.threshold / 100, args.all)
+    what = "results" if args.all else "headline results (central own totals)"
+    print(f"{len(table)} {what} moved by more than {args.threshold:g}% between {args.old} and {args.new}"
+          + (":" if len(table) else "."))
+    for line in moved_lines(table):
+        print("  " + line)
+    if args.inputs:
+        lines = changed_inputs(Project.find(), args.inputs)
+        print(f"{len(lines)} input(s) changed since {args.inputs}" + (":" if lines else "."))
+        for line in lines:
+            print("  " + line)
+    return 0
+
+
+def cmd_pdf(args) -> int:
+    from .pdf import build_pdf
+    from .project import Project
+
+    project = Project.find()
+    build_pdf(project, say=_err)
+    return 0
+
+
 def cmd_schema(args) -> int:
     import json
 
@@ -291,6 +321,18 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("files", nargs="+", help="parameter files to upgrade")
     u.add_argument("--dry-run", action="store_true", help="list what would change, write nothing")
     u.set_defaults(func=cmd_upgrade)
+
+    d = sub.add_parser("diff", help="what moved between two exports of the results (two editions)")
+    d.add_argument("old", help="the earlier export (iff export --format csv, or an edition's iff-results.csv)")
+    d.add_argument("new", help="the later export")
+    d.add_argument("--inputs", metavar="GIT_REF", help="also list the inputs changed since this git revision")
+    d.add_argument("--all", action="store_true", help="every row, not only the central own totals")
+    d.add_argument("--threshold", type=float, default=0.1, metavar="PERCENT",
+                   help="report moves larger than this percentage of the old value (default 0.1)")
+    d.set_defaults(func=cmd_diff)
+
+    pdf = sub.add_parser("pdf", help="the PDF edition of the handbook, printed offline by headless Chromium (after iff build)")
+    pdf.set_defaults(func=cmd_pdf)
 
     s = sub.add_parser("schema", help="print or write the JSON schema of parameter files")
     s.add_argument("--output", metavar="PATH")

@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from ..model.chapter.tables import input_label, provenance_text, value_text
+from ..model.chapter.text import cited
 from ..model.errors import IffError, ParameterError
 from ..model.inputs import input_infos
 from ..model.params import MARKET_LABELS, MARKETS, CountryFile
@@ -183,35 +184,37 @@ def write_inputs_reference(project: Project, cfs: list[CountryFile]) -> list[str
         for stale in folder.glob("*.md"):
             if stale.name not in keep:
                 stale.unlink()
+    keys = {k: ("", "") for k in (project.bib_keys() or ())}  # keys named in texts become citations
     for cf in cfs:
-        write_if_changed(folder / f"{cf.country}.md", _inputs_page(cf))
+        write_if_changed(folder / f"{cf.country}.md", _inputs_page(cf, keys))
     return [cf.country for cf in cfs]
 
 
-def _cite(key: str, at: str, kind: str) -> Md:
-    """A citation (the key is validated: letters, digits, ``_:-``) followed by literal text."""
-    return Md(f"{{cite:p}}`{key}`, {md_text(at)} ({md_text(kind)})")
+def _cite(key: str, at: str, kind: str, keys: dict) -> Md:
+    """A citation (the key is validated: letters, digits, ``_:-``) followed by literal text, in which
+    any bibliography key named is itself a citation."""
+    return Md(f"{{cite:p}}`{key}`, {cited(at, keys, 'myst')} ({md_text(kind)})")
 
 
-def _provenance_cell(q) -> Md:
+def _provenance_cell(q, keys: dict) -> Md:
     kind, _ = provenance_text(q)
     parts: list[str] = []
     if q.source is not None:
-        parts.append(_cite(q.source.key, q.source.at, kind))
+        parts.append(_cite(q.source.key, q.source.at, kind, keys))
     if q.assumption is not None:
-        parts.append(md_text(f"⚠ assumption: {q.assumption}"))
+        parts.append(Md("⚠ assumption: " + cited(q.assumption, keys, "myst")))
     for y, val in sorted((q.values or {}).items()):
         src, ass = getattr(val, "source", None), getattr(val, "assumption", None)
         if src is not None:
-            parts.append(f"{y}: " + _cite(src.key, src.at, src.evidence))
+            parts.append(f"{y}: " + _cite(src.key, src.at, src.evidence, keys))
         if ass is not None:
-            parts.append(md_text(f"{y}: ⚠ assumption: {ass}"))
+            parts.append(Md(f"{y}: ⚠ assumption: " + cited(ass, keys, "myst")))
     if q.range_note:
-        parts.append(md_text(f"range: {q.range_note}"))
+        parts.append(Md("range: " + cited(q.range_note, keys, "myst")))
     return Md("; ".join(parts))
 
 
-def _inputs_page(cf: CountryFile) -> str:
+def _inputs_page(cf: CountryFile, keys: dict) -> str:
     infos = input_infos(cf)
     groups = []
     for title, prefix in [("Exchange rate and GDP", ("macro",))] + [
@@ -222,9 +225,9 @@ def _inputs_page(cf: CountryFile) -> str:
                 continue
             q = info.quantity
             year = ", ".join(map(str, q.reference_years())) if q.value is not None else ""
-            rows.append({"input": input_label(info.path, len(prefix)),
+            rows.append({"input": input_label(info.path, len(prefix), cf),
                          "value": value_text(q, cf.years) + (f" ({year})" if year else ""),
-                         "unit": q.unit, "provenance": _provenance_cell(q)})
+                         "unit": q.unit, "provenance": _provenance_cell(q, keys)})
         if rows:
             groups.append({"title": title, "rows": rows})
     return render("inputs-country.md.j2", label=Md(f"inputs-{cf.country.lower()}"), name=cf.name, code=cf.country,
@@ -378,6 +381,9 @@ def publish(project: Project) -> None:
     html, staging = project.build_dir / "html", staging_dir(project)
     previous = project.build_dir / ".html-previous"
     shutil.rmtree(previous, ignore_errors=True)
+    pdf = project.build_dir / "pdf" / "handbook.pdf"
+    if pdf.is_file():  # the last PDF edition (`make pdf`) stays where the landing page links to it
+        shutil.copyfile(pdf, staging / "handbook.pdf")
     if html.exists():
         os.rename(html, previous)
     os.rename(staging, html)

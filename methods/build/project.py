@@ -110,3 +110,27 @@ class Project:
         """The checkout's template for a market (falling back to the installed package's)."""
         own = self.model_dir / "templates" / f"{market}.md"
         return own if own.is_file() else TEMPLATES / f"{market}.md"
+
+
+def edition(root: Path) -> tuple[str, str]:
+    """The handbook's edition: the version in ``pyproject.toml`` and the date of the commit it is
+    built from (``SOURCE_DATE_EPOCH`` when set, as reproducible builds expect; today's date outside a
+    git checkout), e.g. ``("0.3.0", "29 November 2026")``."""
+    import datetime
+    import subprocess
+    import tomllib
+
+    version = tomllib.loads((Path(root) / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    when = None
+    if os.environ.get("SOURCE_DATE_EPOCH", "").isdigit():
+        when = datetime.datetime.fromtimestamp(int(os.environ["SOURCE_DATE_EPOCH"]), datetime.timezone.utc).date()
+    else:
+        try:
+            out = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%cs"], capture_output=True, text=True,
+                                 timeout=10)
+            if out.returncode == 0 and out.stdout.strip():
+                when = datetime.date.fromisoformat(out.stdout.strip())
+        except (OSError, subprocess.SubprocessError, ValueError):
+            when = None
+    when = when or datetime.date.today()
+    return version, f"{when.day} {when:%B %Y}"

@@ -44,6 +44,7 @@ def write_results_pages(project: Project, cfs: dict[str, CountryFile]) -> bool:
     out = project.book_dir / "results"
     summaries = load_summaries(project)
     if summaries.empty:
+        write_landing(project, pd.DataFrame(), {}, {})
         out.mkdir(parents=True, exist_ok=True)
         for f in out.iterdir():
             if f.name not in ("summary.md", "mirror.md"):
@@ -67,6 +68,7 @@ def write_results_pages(project: Project, cfs: dict[str, CountryFile]) -> bool:
         if fmt == "csv":
             csv_changed = changed
     write_if_changed(out / "summary.md", summary_page(results, names, cfs, out, draws))
+    write_landing(project, results, names, draws)
     write_if_changed(out / "mirror.md", network_page(pairs, summaries, names))
     return True
 
@@ -149,7 +151,7 @@ def summary_page(results: pd.DataFrame, names: dict[str, str], cfs: dict[str, Co
         last = c["year"].max()
         for market in sorted(c["market"].unique()):
             m = c[(c["year"] == last) & (c["market"] == market)]
-            cats.append(f"{names[iso]} {market}")
+            cats.append(f"{names[iso]}: {MARKET_LABELS[market]}")
             inward.append(float(m[m["direction"] == "inward"]["value_usd"].sum()) / 1e6)
             outward.append(float(m[m["direction"] == "outward"]["value_usd"].sum()) / 1e6)
     write_if_changed(out / "markets.svg", grouped_bars(cats, {"inward": inward, "outward": outward},
@@ -267,3 +269,33 @@ def write_network_example(project: Project) -> bool:
         imputed=sorted({f"{_name(r.seller, names)} → {_name(r.buyer, names)} ({product_label(r.product) if r.market == 'drugs' else MARKET_LABELS[r.market]}): {r.reason}"
                         for r in pairs[~pairs["rule"].str.startswith("both")].itertuples()})))
     return True
+
+
+def write_landing(project: Project, results: pd.DataFrame, names: dict[str, str], draws: dict) -> None:
+    """The fragment the landing page includes (``book/_generated/landing.md``): the edition, and each
+    country's total IFFs in the last year with its interval (from joint draws) and scenario span."""
+    from .project import edition
+
+    version, date = edition(project.root)
+    rows, last_year, table = [], None, None
+    if not results.empty:
+        own = results[(results["partner"] == "all") & (results["basis"] == "own") & (results["product"] == "all")
+                      & (results["direction"] == "total")]
+        last_year = int(own["year"].max())
+        joint = joint_total_draws(draws, countries=set(own["country"]))
+        for iso in sorted(own["country"].unique()):
+            o = own[(own["country"] == iso) & (own["year"] == last_year)]
+            by = {sc: o[o["scenario"] == sc]["value_usd"].sum(min_count=1) for sc in ("low", "central", "high")}
+            if iso in joint:
+                years = sorted(own[own["country"] == iso]["year"].unique())
+                lo, hi = np.percentile(joint[iso][:, years.index(last_year)], [5, 95])
+            else:
+                lo = hi = float("nan")
+            rows.append({"country": Md(f"{{doc}}`{md_text(names.get(iso, iso))} </countries/{iso}/index>`"),
+                         f"total {last_year}": _money(by["central"]), "90% interval": Md(f"{_money(lo)}–{_money(hi)}"),
+                         "scenarios": Md(f"{_money(by['low'])}–{_money(by['high'])}")})
+        table = md_table(pd.DataFrame(rows), include_index=False)
+    path = project.book_dir / "_generated" / "landing.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_if_changed(path, render("landing.md.j2", version=version, date=date, rows=rows, last_year=last_year,
+                                  table=table))

@@ -31,6 +31,7 @@ from .project import Project
 log = logging.getLogger("iff")
 CELL_TITLE_TOKEN = "__NAME__"
 ISO_TOKEN = "__iso__"
+ISO_CODE_TOKEN = "__ISO__"  # the country's code as written (parameters/__ISO__.yml)
 
 
 @dataclass(frozen=True)
@@ -228,7 +229,8 @@ def postprocess(nb, job: Job) -> None:
             if "remove-cell" not in tags:
                 tags.append("remove-cell")
         if cell.cell_type == "markdown":
-            cell.source = cell.source.replace(CELL_TITLE_TOKEN, md_text(job.title)).replace(ISO_TOKEN, iso)
+            cell.source = (cell.source.replace(CELL_TITLE_TOKEN, md_text(job.title)).replace(ISO_TOKEN, iso)
+                           .replace(ISO_CODE_TOKEN, iso.upper()))
         for key, value in list(cell.metadata.items()):
             if isinstance(value, (dict, list, str)):
                 text = json.dumps(value)

@@ -3,6 +3,7 @@
 Usage: python -m methods.build.sphinxbuild SOURCE_DIR OUTPUT_DIR CONFIG_YML TOC_YML JOBS MODE
 
 MODE ``full`` is ``jupyter-book build SOURCE --all -W -n --keep-going`` (every page re-read),
+``singlehtml`` the same as one page (for the PDF edition),
 plus parallel jobs, which jupyter-book's command line does not expose. ``incremental`` re-reads
 only the pages whose sources changed and the pages that depend on them, still with warnings as
 errors. ``serve`` prepares an incremental build (loads the extensions and the previous
@@ -15,18 +16,23 @@ import sys
 from pathlib import Path
 
 
-def build(source, output, config, toc, jobs, fresh, wait_for_go=False) -> int:
+def build(source, output, config, toc, jobs, fresh, wait_for_go=False, builder="html") -> int:
     from jupyter_book.config import get_final_config
     from sphinx.application import Sphinx
     from sphinx.util.docutils import docutils_namespace, patch_docutils
 
     source, output = Path(source), Path(output)
-    overrides = {"external_toc_path": Path(toc).as_posix(), "latex_individualpages": False, "nitpicky": True}
+    from methods.build.project import edition
+
+    version, date = edition(source.parent)
+    overrides = {"external_toc_path": Path(toc).as_posix(), "latex_individualpages": False, "nitpicky": True,
+                 "iff_edition": version, "iff_edition_date": date,
+                 "myst_substitutions": {"edition": version, "edition_year": date.split()[-1]}}
     sphinx_config, _ = get_final_config(user_yaml=Path(config), cli_config=overrides, sourcedir=source,
                                         use_external_toc=True)
     with patch_docutils(str(source)), docutils_namespace():
         app = Sphinx(srcdir=str(source), confdir=None, outdir=str(output), doctreedir=str(output.parent / ".doctrees"),
-                     buildername="html", confoverrides=sphinx_config, status=sys.stdout, warning=sys.stderr,
+                     buildername=builder, confoverrides=sphinx_config, status=sys.stdout, warning=sys.stderr,
                      freshenv=fresh, warningiserror=True, keep_going=True, parallel=int(jobs))
         # as jupyter-book does: continuous section numbers across the parts of the table of contents
         if app.config["use_multitoc_numbering"] and "external_toc_path" in app.config:
@@ -44,7 +50,8 @@ def build(source, output, config, toc, jobs, fresh, wait_for_go=False) -> int:
         app.build(force_all=fresh)
         if app.statuscode != 0:
             return 1
-        remove_orphan_pages(output, app.env.found_docs)
+        if builder == "html":
+            remove_orphan_pages(output, app.env.found_docs)
         return 0
 
 
@@ -86,6 +93,8 @@ def main(argv: list[str]) -> int:
     source, output, config, toc, jobs, *mode = argv
     mode = (mode or ["full"])[0]
     try:
+        if mode == "singlehtml":  # the whole book as one page, for the PDF edition
+            return build(source, output, config, toc, jobs, fresh=True, builder="singlehtml")
         return build(source, output, config, toc, jobs, fresh=mode == "full", wait_for_go=mode == "serve")
     except Exception as exc:  # noqa: BLE001 - reported to the caller through the log
         print(f"ERROR: {type(exc).__name__}: {exc}", file=sys.stderr)

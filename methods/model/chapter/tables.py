@@ -11,7 +11,7 @@ from ..drugs.balance import BALANCE_ITEMS, StageBalance
 from ..inputs import InputInfo
 from ..params import STAGE_LABELS, CountryFile, Quantity
 from ..params.partners import partner_name
-from .text import html_text, md_text
+from .text import Html, cited, html_text, md_text
 
 EVIDENCE_LABELS = {
     "primary": "source",
@@ -44,6 +44,8 @@ def fmt_number(x: float) -> str:
         return f"{x:,.1f}".rstrip("0").rstrip(".")
     if a >= 0.01:
         return f"{x:.3g}"
+    if a >= 0.0001:
+        return f"{x:.4f}".rstrip("0")
     return f"{x:.2e}"
 
 
@@ -95,13 +97,61 @@ def provenance_text(q: Quantity) -> tuple[str, str]:
     return kind, text
 
 
-def input_label(path: tuple, prefix_len: int) -> str:
-    """A readable name for an input: the product (or corridor) and the field, without container names."""
-    parts = list(path[prefix_len:])
-    if parts[:1] == ["chains"] and len(parts) > 3 and parts[2] == "stages":
-        parts = parts[3:]  # the stage names the drug; the chain name would repeat it
-    parts = [str(p) for p in parts if p not in ("stages", "chains", "routes", "corridors")]
-    return " › ".join(STAGE_LABELS.get(p, p).replace("_", " ") for p in parts)
+FIELD_LABELS = {
+    "abroad_share": "share whose ownership changes abroad", "share_of_imports": "share of imports that stays foreign-owned",
+    "lcu_per_usd": "exchange rate", "gdp_usd": "GDP", "leaf_yield": "leaf yield", "gum_yield": "gum yield",
+    "coca_leaf": "coca leaf", "licit_use": "licit and traditional use", "conversion": "conversion to the next stage",
+    "producer_price": "producer price", "grams_per_user": "grams per user per year", "prevalence": "past-year prevalence",
+    "base_share": "share of the base", "base_fraction_of_flow": "fraction of the flow the base represents",
+    "events_per_person": "apprehension events per person", "undetected_factor": "crossers per apprehended crosser",
+    "share_paying": "share paying a smuggler", "per_kg": "quantity per kilogram", "imported_share": "share bought abroad",
+    "share_of_users": "share of users", "days_per_year": "days of use per year", "grams_per_day": "grams per day",
+    "per_paying_migrant": "cost per paying migrant", "share_of_fees": "share of fees", "morphine_content": "morphine content",
+    "lab_efficiency": "laboratory efficiency",
+}
+CONTAINERS = {"markets", "chains", "stages", "routes", "corridors", "precursors", "services", "ladder", "sold_at",
+              "user_types", "cross_checks", "payment_place", "smuggler_residence", "costs", "production", "volume",
+              "conversion_from_morphine"}
+PLACE_WORDS = {"origin": "the origin country", "transit": "the transit country", "destination": "the destination country"}
+
+
+def input_label(path: tuple, prefix_len: int, cf: CountryFile | None = None) -> str:
+    """A reader's name for an input: the product (or corridor), and each step of its place in the
+    file named by the file's own labels (a route's, a corridor's, a chemical's label, a price
+    point's place) or in words, never by the keys of the file."""
+    parts: list[str] = []
+    node, parent_key, grandparent = cf, None, None
+    for i, key in enumerate(path):
+        child = None
+        if node is not None:
+            child = node.get(key) if isinstance(node, dict) else getattr(node, str(key), None)
+        if i >= prefix_len:
+            label = getattr(child, "label", None) if child is not None else None
+            place = getattr(child, "place", None) if child is not None else None
+            following = path[i + 1] if i + 1 < len(path) else None
+            if key in ("drugs", "smuggling") and i < 2:
+                pass
+            elif parent_key == "chains" and following == "stages":
+                pass  # the stage names the drug
+            elif key in STAGE_LABELS and parent_key == "stages":
+                parts.append(STAGE_LABELS[key])
+            elif parent_key == "sold_at":
+                rung = (getattr(grandparent, "ladder", None) or {}).get(key)
+                parts.append(f"share sold at {getattr(rung, 'place', None) or str(key).replace('_', ' ')}")
+            elif parent_key == "payment_place":
+                parts.append(f"share of fees paid in {PLACE_WORDS.get(key, key)}")
+            elif parent_key == "smuggler_residence":
+                parts.append(f"share received by smugglers resident in {PLACE_WORDS.get(key, key)}")
+            elif isinstance(label, str) and label:
+                parts.append(label)
+            elif isinstance(place, str) and place:
+                parts.append(place)
+            elif key in CONTAINERS:
+                pass
+            else:
+                parts.append(FIELD_LABELS.get(str(key), str(key).replace("_", " ")))
+        node, parent_key, grandparent = child, key, node
+    return " › ".join(parts)
 
 
 def input_glue_names(infos: list[InputInfo], prefix: tuple) -> dict[str, InputInfo]:
@@ -122,8 +172,22 @@ def input_glue_names(infos: list[InputInfo], prefix: tuple) -> dict[str, InputIn
     return out
 
 
-def inputs_table(cf: CountryFile, infos: list[InputInfo], prefix: tuple) -> pd.DataFrame:
-    """Every input under ``prefix``: value (with bounds), unit, year(s), provenance and its kind."""
+def citation_links(bib_path, base: str) -> dict[str, tuple[str, str]]:
+    """Each bibliography key's citation, "Author Year", and its link to the entry on the handbook's
+    bibliography page (``base``: the way from the page that cites to the book's root, e.g. "../../").
+    The bibliography's entries carry the anchors ``ref-<key>`` (the book's ``bibtex_cite_id``)."""
+    from docutils.nodes import make_id
+
+    from ..params.loading import bib_labels
+
+    return {key: (label, f"{base}reference/bibliography.html#{make_id('ref-' + key)}")
+            for key, label in bib_labels(bib_path).items()}
+
+
+def inputs_table(cf: CountryFile, infos: list[InputInfo], prefix: tuple,
+                 citations: dict[str, tuple[str, str]] | None = None) -> pd.DataFrame:
+    """Every input under ``prefix``: value (with bounds), unit, year(s), provenance and its kind.
+    With ``citations``, the sources and reasoning name the publications as citations, linked."""
     rows = []
     for info in infos:
         if info.path[: len(prefix)] != prefix:
@@ -131,12 +195,13 @@ def inputs_table(cf: CountryFile, infos: list[InputInfo], prefix: tuple) -> pd.D
         q = info.quantity
         kind, text = provenance_text(q)
         rows.append({
-            "Input": input_label(info.path, len(prefix)),
+            "Input": input_label(info.path, len(prefix), cf),
             "Value (low–high)": value_text(q, cf.years).replace("; ", "\n"),
             "Unit": q.unit,
             "Year": ", ".join(map(str, q.reference_years())) if q.value is not None else "series",
             "Provenance": kind,
-            "Source or reasoning": text.replace(" · ", "\n"),
+            "Source or reasoning": (Html("\n".join(cited(part, citations) for part in text.split(" · ")))
+                                    if citations else text.replace(" · ", "\n")),
             "Scenario input": "yes" if info.structural else "",
         })
     return pd.DataFrame(rows)
@@ -163,7 +228,8 @@ def provenance_summary(infos: list[InputInfo], prefix: tuple) -> pd.DataFrame:
     return pd.DataFrame({"Inputs resting on": keys, "Number": list(counts.values())})
 
 
-def assumptions_markdown(infos: list[InputInfo], prefix: tuple) -> str:
+def assumptions_markdown(infos: list[InputInfo], prefix: tuple, cf: CountryFile | None = None,
+                         citations: dict[str, tuple[str, str]] | None = None) -> str:
     """Markdown list of every assumption under ``prefix``, with the value it concerns and its reasoning
     (the reasoning is the parameter file's text, shown literally).
 
@@ -174,16 +240,17 @@ def assumptions_markdown(infos: list[InputInfo], prefix: tuple) -> str:
         if info.path[: len(prefix)] != prefix:
             continue
         q = info.quantity
-        label = md_text(input_label(info.path, len(prefix)))
+        label = md_text(input_label(info.path, len(prefix), cf))
+        reason_text = (lambda t: cited(t, citations, "md")) if citations else md_text
         if q.assumption is not None:
             value = fmt_number(q.value) if q.value is not None else "series"
-            items.append(f"- **{label}** ({md_text(f'{value} {q.unit}')}): {md_text(q.assumption)}")
+            items.append(f"- **{label}** ({md_text(f'{value} {q.unit}')}): {reason_text(q.assumption)}")
         by_reason: dict[str, list[str]] = {}
         for y, v in sorted((q.values or {}).items()):
             if getattr(v, "assumption", None):
                 by_reason.setdefault(v.assumption, []).append(f"{y}: {fmt_number(v.value)}")
         for reason, years in by_reason.items():
-            items.append(f"- **{label}** ({md_text('; '.join(years) + ' ' + q.unit)}): {md_text(reason)}")
+            items.append(f"- **{label}** ({md_text('; '.join(years) + ' ' + q.unit)}): {reason_text(reason)}")
     return "\n".join(items) if items else "No input of this chapter is an assumption."
 
 
@@ -192,6 +259,8 @@ def styled(df: pd.DataFrame, number_format=None, caption: str | None = None):
     label from a parameter file is shown as typed. Line breaks inside a cell are kept."""
     def cell(fmt):
         def show(x):
+            if isinstance(x, Html):
+                return x  # composed by the program, user text in it already escaped
             if isinstance(x, str):
                 return html_text(x)
             if x is None or (isinstance(x, float) and x != x):
@@ -225,11 +294,13 @@ def collapsible(summary: str, html_body: str) -> str:
     return f"<details><summary><strong>{html_text(summary)}</strong></summary>\n{html_body}\n</details>"
 
 
-def data_gaps_markdown(gaps) -> str:
-    """The data a market lacks and who holds them, as a Markdown list of literal text."""
+def data_gaps_markdown(gaps, citations: dict | None = None) -> str:
+    """The data a market lacks and who holds them, as a Markdown list of literal text (a publication
+    named by its key shown as its citation)."""
     if not gaps:
         return "No data gaps are recorded in the parameter file."
-    return "\n".join(f"- **{md_text(g.what)}** — held by: {md_text(g.institution)}" for g in gaps)
+    text = (lambda t: cited(t, citations, "md")) if citations else md_text
+    return "\n".join(f"- **{text(g.what)}** — held by: {text(g.institution)}" for g in gaps)
 
 
 def stage_unit_label(stage: str) -> str:
@@ -334,6 +405,48 @@ def headline_markdown(market: str, year: int, inward: float, outward: float, tot
             f"high scenarios span {m(scenario_low)}–{m(scenario_high)}. The Monte Carlo interval is the uncertainty of "
             f"the measured and assumed inputs, with the structural shares at their central values; the scenarios move "
             f"{SCENARIO_MEANING[market]}, which no data here settle, and the span is the range of totals they give.")
+
+
+def key_figures_html(market: str, country_name: str, years: list[int], summary: pd.DataFrame,
+                     draws: dict) -> str:
+    """The box a chapter opens with: inward, outward and total IFFs for the latest year and for the
+    whole period, each with its 90% Monte Carlo interval and the span of the low and high scenarios
+    (millions of current US dollars). Period figures add up the years draw by draw."""
+    from ..params import MARKET_LABELS
+
+    def m(x):
+        return html_text(f"{x / 1e6:,.1f}")
+
+    rows = summary[(summary["product"] == "all")]
+    last = years[-1]
+    period = f"{years[0]}–{years[-1]}"
+    body = []
+    for direction, name in (("inward", "Inward IFFs"), ("outward", "Outward IFFs"), ("total", "Total (SDG 16.4.1)")):
+        cells = []
+        for which in (last, period):
+            sel = rows[(rows["direction"] == direction) & ((rows["year"] == which) if which == last else True)]
+            by = {sc: sel[sel["scenario"] == sc]["value_usd"].sum(min_count=1) for sc in ("low", "central", "high")}
+            if which == last:
+                c = sel[sel["scenario"] == "central"]
+                lo, hi = float(c["mc_p05_usd"].iloc[0]), float(c["mc_p95_usd"].iloc[0])
+            else:
+                d = np.asarray(draws[("all", direction)], dtype=float).sum(axis=1)
+                lo, hi = np.percentile(d, [5, 95])
+            if not np.isfinite(by["central"]):
+                cells.append("<td>not estimated</td>")
+                continue
+            strong = ("<strong>", "</strong>") if direction == "total" else ("", "")
+            cells.append(f'<td>{strong[0]}{m(by["central"])}{strong[1]}<span class="iff-range">90% interval '
+                         f'{m(lo)}–{m(hi)}</span><span class="iff-range">scenarios {m(by["low"])}–{m(by["high"])}'
+                         f'</span></td>')
+        body.append(f"<tr><th scope=\"row\">{name}</th>{''.join(cells)}</tr>")
+    title = html_text(f"Key figures: {MARKET_LABELS[market]}, {country_name}")
+    return (f'<div class="iff-key-figures" role="note"><p class="iff-key-title">{title}</p>'
+            f'<table><thead><tr><th scope="col"></th><th scope="col">{last}</th><th scope="col">{period}</th></tr>'
+            f'</thead><tbody>{"".join(body)}</tbody></table>'
+            f'<p class="iff-key-note">Millions of current US dollars; central estimate, its 90% Monte Carlo interval, '
+            f'and the range the low and high scenarios give (where ownership changes hands, or where fees are paid '
+            f'and to whom). The period adds up the years.</p></div>')
 
 
 def uncertainty_notes_markdown(shares, year: int, n_draws: int, se_low: float, se_high: float) -> str:

@@ -418,17 +418,27 @@ def problems_from_validation(err: ValidationError, name: str, lines: dict[tuple,
 
 def iter_quantities(obj: Any, path: tuple = ()) -> Iterator[tuple[tuple, Quantity]]:
     """Every Quantity in a validated file, with its path."""
-    if isinstance(obj, Quantity):
-        yield path, obj
-    elif isinstance(obj, BaseModel):
-        for name in type(obj).model_fields:
-            yield from iter_quantities(getattr(obj, name), path + (name,))
+    for p, node in _nodes(obj, path, stop=lambda n: isinstance(n, Quantity)):
+        if isinstance(node, Quantity):
+            yield p, node
+
+
+def _nodes(obj: Any, path: tuple = (), stop=lambda node: False) -> Iterator[tuple[tuple, Any]]:
+    """Every part of a validated file (models, mappings, lists and values), with its path; the parts
+    of a node for which ``stop`` is true are not visited."""
+    yield path, obj
+    if stop(obj):
+        return
+    if isinstance(obj, BaseModel):
+        items = ((name, getattr(obj, name)) for name in type(obj).model_fields)
     elif isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from iter_quantities(v, path + (k,))
+        items = obj.items()
     elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from iter_quantities(v, path + (i,))
+        items = enumerate(obj)
+    else:
+        return
+    for key, value in items:
+        yield from _nodes(value, path + (key,), stop)
 
 
 def iter_sources(obj: Any, path: tuple = ()) -> Iterator[tuple[tuple, SourceRef]]:
@@ -491,7 +501,33 @@ def semantic_problems(cf: CountryFile, name: str, lines: dict[tuple, int], bib_k
                 close = difflib.get_close_matches(src.key, sorted(bib_keys), n=1, cutoff=0.7)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 add(path + ("key",), f"source key {src.key!r} is not in book/references.bib{hint}")
+        for path, field, text in _free_texts(cf):
+            for token in _KEY_LIKE.findall(text):
+                if token not in bib_keys and _looks_like_key(token, bib_keys):
+                    close = difflib.get_close_matches(token, sorted(bib_keys), n=1, cutoff=0.7)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    add(path + (field,), f"names {token!r}, which is not a key of book/references.bib{hint}: readers "
+                        "would see it as typed; add the entry to the bibliography, or name the publication in words")
     return out
+
+
+_KEY_LIKE = re.compile(r"(?<![\w])[a-z][a-z0-9]*(?:_[a-z0-9]+){2,}(?![\w])")
+
+
+def _looks_like_key(token: str, keys: set[str]) -> bool:
+    """A token written like the bibliography's keys: a four-digit year in it, or the first word of
+    a key (press_, unodc_, ...)."""
+    return bool(re.search(r"\d{4}", token)) or token.split("_")[0] in {k.split("_")[0] for k in keys}
+
+
+TEXT_FIELDS = ("assumption", "at", "range_note", "note", "summary", "what", "description", "label", "place")
+
+
+def _free_texts(obj, path: tuple = ()):
+    """(path, field, text) of every free text of a parameter file that is shown to readers."""
+    for p, node in _nodes(obj, path):
+        if p and isinstance(node, str) and p[-1] in TEXT_FIELDS:
+            yield p[:-1], p[-1], node
 
 
 # ----- public API -------------------------------------------------------------------------------
@@ -501,6 +537,36 @@ def bib_keys(bib_path: Path) -> set[str]:
     from pybtex.database.input.bibtex import Parser
 
     return set(Parser().parse_file(str(bib_path)).entries.keys())
+
+
+def bib_labels(bib_path: Path) -> dict[str, str]:
+    """A reader's short name for each entry of a BibTeX file: "Author Year" (two authors joined by
+    "and", more shortened to "et al."; an organisation's name as written), as the reference pages
+    cite them."""
+    import codecs
+
+    import latexcodec  # noqa: F401 (registers the codec; installed with pybtex)
+    from pybtex.database.input.bibtex import Parser
+
+    out = {}
+    for key, entry in Parser().parse_file(str(bib_path)).entries.items():
+        people = entry.persons.get("author") or entry.persons.get("editor") or []
+        names = [" ".join(p.last_names or p.first_names).replace("{", "").replace("}", "") for p in people]
+        if not names:
+            who = entry.fields.get("institution") or entry.fields.get("howpublished") or key
+        elif len(names) == 1:
+            who = names[0]
+        elif len(names) == 2:
+            who = f"{names[0]} and {names[1]}"
+        else:
+            who = f"{names[0]} et al."
+        year = entry.fields.get("year", "n.d.")
+        try:  # LaTeX accents as characters: {\'\i} is í
+            who = codecs.decode(who, "ulatex")
+        except (UnicodeDecodeError, ValueError):
+            pass
+        out[key] = f"{who.replace('{', '').replace('}', '')} {year}"
+    return out
 
 
 _CACHE: dict[tuple, tuple[CountryFile, list[Problem]] | ParameterError] = {}

@@ -1,0 +1,67 @@
+"""Figures that read: legends never over the data or the title, and no text below the minimum size."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("agg")  # a renderer that measures text
+import pytest  # noqa: E402
+
+from conftest import REPO  # noqa: E402
+from methods.model.chapter import figures  # noqa: E402
+from methods.model.params import load_country  # noqa: E402
+from methods.model.results import evaluate_market, market_totals, totals  # noqa: E402
+from methods.model.uncertainty import Prepared, tornado  # noqa: E402
+
+
+def _boxes_overlap(a, b) -> bool:
+    return not (a.x1 <= b.x0 or b.x1 <= a.x0 or a.y1 <= b.y0 or b.y1 <= a.y0)
+
+
+def _check(fig):
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # noqa: F841
+    ax = fig.axes[0]
+    legends = list(fig.legends) + ([ax.get_legend()] if ax.get_legend() else [])
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        if ax.axison:
+            assert not _boxes_overlap(box, ax.get_window_extent(renderer)), "the legend covers the plot"
+        assert not _boxes_overlap(box, ax.title.get_window_extent(renderer)), "the legend covers the title"
+    sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_text().strip()]
+    assert min(sizes) >= figures.MIN_FONT, f"text of {min(sizes)} pt"
+    width = fig.get_size_inches()[0]
+    assert width <= figures.WIDTH + 1e-9  # drawn at the width of the text column: the text keeps its size
+
+
+@pytest.mark.parametrize("iso", ["MEX", "COL"])
+def test_iff_chart_and_tornado_keep_their_legends_outside(iso):
+    for market in ("drugs", "smuggling"):
+        cf = load_country(REPO / "parameters" / f"{iso}.yml")
+        prepared = Prepared.from_file(cf)
+        _, records = evaluate_market(cf, market, prepared.central)
+        c = totals(records, iso, len(cf.years))
+        inward = {p: c[(p, "inward")] for p, d in c if d == "inward" and p != "all"}
+        outward = {p: c[(p, "outward")] for p, d in c if d == "outward" and p != "all"}
+        labels = {k: v.label for k, v in cf.markets.smuggling.corridors.items()} if market == "smuggling" else None
+        total = c[("all", "total")]
+        _check(figures.iff_by_year(cf.years, inward, outward, f"{cf.name}: IFFs from {market}", low=0.8 * total,
+                                   high=1.2 * total, labels=labels))
+        mid, bars = tornado(prepared, lambda v: market_totals(cf, market, v), ("all", "total"), -1,
+                            prefix=("markets", market))
+        _check(figures.tornado_chart(mid, bars, f"{cf.name}: what moves the total"))
+
+
+@pytest.mark.parametrize("iso", ["COL", "ECU", "MEX", "PER", "XBO"])
+def test_value_chain_diagrams_use_legible_text(iso):
+    cf = load_country(REPO / "parameters" / f"{iso}.yml")
+    result, _ = evaluate_market(cf, "drugs", Prepared.from_file(cf).central)
+    for drug, chain in result.chains.items():
+        _check(figures.chain_diagram(chain, -1, cf.years[-1], f"{cf.name}: {drug} chain"))
+
+
+def test_payment_diagrams_use_legible_text():
+    cf = load_country(REPO / "parameters" / "MEX.yml")
+    result, _ = evaluate_market(cf, "smuggling", Prepared.from_file(cf).central)
+    for corridor in result.corridors.values():
+        fig = figures.payments_diagram(corridor, "MEX", -1, cf.years[-1], {"MEX": "Mexico", "USA": "United States"})
+        _check(fig)
