@@ -147,6 +147,26 @@ CASES = [
     ("text-names-a-missing-key", sub("assumption: Fictional seizures of coca paste and base, bulk weight.",
                                      "assumption: Fictional seizures as in press_nowhere_2019, bulk weight."),
      "names 'press_nowhere_2019', which is not a key of book/references.bib"),
+    # --- found in review: divisors that overflow, more characters that are not text, commas in braces
+    ("tiny-purity-overflows", sub("purity: {unit: share, value: 0.8, year: 2018, assumption: Fictional purity at wholesale level.}",
+                                  "purity: {unit: share, value: 1.0e-300, year: 2018, assumption: Fictional purity at wholesale level.}"),
+     "purity: must be at least 0.001"),
+    ("tiny-exchange-rate", sub("values: {2018: 2.0, 2019: 2.5}", "values: {2018: 2.0, 2019: 1.0e-300}"),
+     "lcu_per_usd: must be at least 1e-06"),
+    ("zero-gdp", sub("values: {2018: 50.0e+9, 2019: 55.0e+9}", "values: {2018: 50.0e+9, 2019: 0}"),
+     "gdp_usd: must be above zero: total IFFs are divided by GDP"),
+    ("decimal-comma-in-braces", sub("values: {2018: 2.0, 2019: 2.5}", "values: {2018: 2,0, 2019: 2.5}"),
+     "2,0 has a decimal comma: write the number with a decimal point (2.0)"),
+    ("nul-byte", sub("name: Ruritania (fictional)", "name: Ruri\x00tania"), "contains the character U+0000"),
+    ("del-character", sub("name: Ruritania (fictional)", "name: Ruri\x7ftania"), "contains the character U+007F"),
+    # (escapes of YAML's double-quoted text: the characters themselves would be read as line breaks)
+    ("c1-control-in-name", sub("name: Ruritania (fictional)", r'name: "Ruri\u0085tania"'), "contains the control character U+0085"),
+    ("bidi-override-in-name", sub("name: Ruritania (fictional)", r'name: "Ruri\u202etania"'), "contains the control character U+202E"),
+    ("line-separator-in-label", sub("label: Overland to Borduria", r'label: "Overland\u2028to Borduria"'),
+     "contains the control character U+2028"),
+    ("name-far-too-long", sub("name: Ruritania (fictional)", "name: " + "R" * 200_000), "at most 1,000 are allowed"),
+    ("unit-of-a-section-named-at-its-line", sub("    unit: XTS/USD", "    unit: XTS"),
+     "macro.lcu_per_usd: unit must be '<currency>/USD'"),
 ]
 
 
@@ -174,8 +194,57 @@ def test_malformed_file_gets_a_clear_one_line_error(tmp_path, case, edit, expect
     assert not Path(MARKER).exists(), "a YAML tag was executed"
 
 
-def test_at_least_75_malformed_cases():
-    assert len(CASES) >= 75
+def test_at_least_85_malformed_cases():
+    assert len(CASES) >= 85
+
+
+def test_a_unit_error_of_a_section_names_the_line_of_the_unit(tmp_path):
+    """A check of a whole section that concerns one field is reported at that field's line."""
+    path = write_case(tmp_path, sub("    unit: XTS/USD", "    unit: XTS"))
+    with pytest.raises(ParameterError) as exc:
+        load_country(path, BIB, display="parameters/XRU.yml")
+    line = GOOD.splitlines().index("    unit: XTS/USD") + 1
+    assert str(exc.value.problems[0]).startswith(f"parameters/XRU.yml:{line}: macro.lcu_per_usd: unit"), exc.value
+
+
+def test_a_loop_of_links_is_one_line_and_the_other_files_are_read(tmp_path):
+    root = copy_repo(tmp_path / "repo", countries=["XRU"])
+    (root / "parameters" / "XLA.yml").symlink_to("XLB.yml")
+    (root / "parameters" / "XLB.yml").symlink_to("XLA.yml")
+    result = run_iff("validate", cwd=root)
+    assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
+    assert "parameters/XRU.yml: ok" in result.stdout
+    lines = [ln for ln in result.stdout.splitlines() if "XLA.yml" in ln or "XLB.yml" in ln]
+    assert len(lines) == 2 and all("a loop of links" in ln for ln in lines), result.stdout
+
+
+def test_export_refuses_a_folder_path_and_a_name_too_long(tmp_path):
+    from methods.build.export import check_output
+    from methods.model.errors import IffError
+
+    with pytest.raises(IffError, match="names a folder"):
+        check_output(f"{tmp_path}/new-folder/")
+    with pytest.raises(IffError, match="the file name is too long"):
+        check_output(str(tmp_path / ("a" * 300 + ".csv")))
+    assert check_output(str(tmp_path / "results.csv")) is False
+
+
+def test_new_country_refuses_a_name_its_validator_would_refuse(tmp_path):
+    root = copy_repo(tmp_path / "repo", countries=["XRU"])
+    for name in ("Bol\x07ivia", "Bol\u202eivia"):
+        result = run_iff("new-country", "XQQ", "--name", name, cwd=root)
+        assert result.returncode == 1 and "--name: contains the control character" in result.stderr
+    assert not (root / "parameters" / "XQQ.yml").exists()
+
+
+def test_upgrade_refuses_a_link_leading_outside_the_repository(tmp_path):
+    root = copy_repo(tmp_path / "repo", countries=["XRU"])
+    victim = tmp_path / "victim.yml"
+    victim.write_text("x: 1\n")
+    (root / "parameters" / "XQZ.yml").symlink_to(victim)
+    result = run_iff("upgrade", "parameters/XQZ.yml", cwd=root)
+    assert result.returncode == 1 and "a link to a file outside the repository" in result.stdout
+    assert victim.read_text() == "x: 1\n" and (root / "parameters" / "XQZ.yml").is_symlink()
 
 
 @pytest.mark.slow

@@ -97,11 +97,12 @@ def test_no_script_from_a_hostile_parameter_file_runs(browser, hostile_book):
     """Every free text of the training file holds HTML, script tags and MyST roles: the pages show
     the characters, and no script from the file runs."""
     with serve_folder(hostile_book / "_build" / "html") as url:
-        for page in ("countries/XRU/drugs.html", "countries/XRU/smuggling.html", "countries/XRU/index.html",
-                     "reference/inputs/XRU.html", "index.html"):
+        for page in [f"{edition}{p}" for edition in ("", "es/") for p in (
+                "countries/XRU/drugs.html", "countries/XRU/smuggling.html", "countries/XRU/index.html",
+                "reference/inputs/XRU.html", "index.html")]:
             open_page(browser, f"{url}/{page}")
             assert browser.execute_script("return window.__pwned === undefined"), page
-            if page != "index.html":
+            if not page.endswith("index.html") or "countries" in page:
                 assert "<script>window.__pwned=1</script>" in browser.find_element("tag name", "body").text, page
 
 
@@ -109,7 +110,9 @@ def test_no_script_from_a_hostile_parameter_file_runs(browser, hostile_book):
 
 READER_PAGES = ["index", "countries/COL/drugs", "countries/COL/smuggling", "countries/ECU/drugs",
                 "countries/ECU/smuggling", "countries/MEX/drugs", "countries/MEX/smuggling", "countries/PER/drugs",
-                "results/summary", "results/mirror"]
+                "results/summary", "results/mirror",
+                # the Spanish edition: the same pages, the same checks
+                "es/index", "es/countries/PER/drugs", "es/countries/MEX/smuggling", "es/results/summary"]
 IDENTIFIER = r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b"  # snake_case: a key of a file, a column, a bibliography key
 
 # the article's visible text, without code (column names in backticks) and formulas
@@ -174,12 +177,12 @@ def test_reader_pages_at_1400_and_420_px(browser, server, built_book, page):
     toggles = browser.execute_script(
         "return document.querySelectorAll('.cell_input, details.hide, .toggle-details, button.toggle-button').length")
     assert toggles == 0 and "Show code cell" not in text, page
-    if page.startswith("countries/"):
+    if page.removeprefix("es/").startswith("countries/"):
         before = browser.execute_script(
             "const k = document.querySelector('.iff-key-figures'); const h = document.querySelector('article section section h2');"
             "return !!k && (!h || !!(k.compareDocumentPosition(h) & Node.DOCUMENT_POSITION_FOLLOWING));")
         assert before, f"{page}: no key figures before the first section"
-        assert "How this page was computed" in text
+        assert ("Cómo se calculó esta página" if page.startswith("es/") else "How this page was computed") in text
 
 
 def test_every_page_names_its_edition_and_the_landing_page_its_figures(browser, server):

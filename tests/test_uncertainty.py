@@ -217,6 +217,33 @@ def test_scenarios_are_ordered_by_outcome_every_year(iso):
     assert naive_disordered == (iso in ("ECU", "XBO"))
 
 
+@pytest.mark.parametrize("iso", ["ECU", "MEX", "XRU"])
+def test_every_figure_has_its_own_extremes_over_every_combination_of_bounds(iso):
+    """Each output's low and high scenario is its minimum and maximum over every combination of the
+    structural inputs' bounds (and its central value): checked against a brute-force enumeration."""
+    import itertools
+
+    from methods.model.uncertainty import extreme_scenarios
+
+    cf = load_country(REPO / "parameters" / f"{iso}.yml")
+    prepared = Prepared.from_file(cf)
+    for market in cf.estimated_markets():
+        ev = evaluator(cf, market)
+        prefix = ("markets", market)
+        inputs = prepared.structural_inputs(prefix)
+        keys = [("all", "inward"), ("all", "outward"), ("all", "total")]
+        extremes = extreme_scenarios(prepared, ev, keys, prefix)
+        central = ev(prepared.central)
+        corners = [ev(prepared.central.replace({i.path: (prepared.highs if up else prepared.lows)[i.path]
+                                                for i, up in zip(inputs, ups)}))
+                   for ups in itertools.product((False, True), repeat=len(inputs))]
+        for key in keys:
+            values = np.array([np.broadcast_to(c[key], np.shape(central[key])) for c in corners] + [central[key]])
+            low, high = ev(extremes[("low", key)])[key], ev(extremes[("high", key)])[key]
+            assert np.allclose(low, values.min(axis=0)) and np.allclose(high, values.max(axis=0)), (market, key)
+            assert (low <= central[key] + 1e-6).all() and (central[key] <= high + 1e-6).all()
+
+
 def test_purities_of_one_product_and_shared_records_are_drawn_together(tmp_path):
     cf = load_country(REPO / "parameters" / "COL.yml")
     keys = draw_keys(cf, Prepared.from_file(cf).infos)

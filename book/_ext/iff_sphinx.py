@@ -10,6 +10,8 @@
   come from the build, ``iff_edition`` and ``iff_edition_date``).
 * Search finds section numbers such as "16.4.1": they are indexed and searched as one word
   (:func:`_dotted_number_search`), where Sphinx would split them into numbers it then ignores.
+* Every page links to the same page in the other language (:func:`_language_switch`), with
+  ``<link rel="alternate" hreflang>``; the edition's language (``iff_language``) sets ``<html lang>``.
 * The pages load no script twice. jupyter-book's Thebe support (live code cells, unused here)
   declares its configuration twice on some pages, which the browser reports as an error
   ("Identifier 'THEBE_JS_URL' has already been declared"), and names a script on an external host:
@@ -158,6 +160,13 @@ def _cache_bibtex_formatting():
     BibtexDomain.get_formatted_entries = get_formatted_entries
 
 
+def _words(app):
+    """The translator of the edition's language (the handbook's catalogue ``iff.po``)."""
+    from methods.model.i18n import Translator
+
+    return Translator(app.config.iff_language)
+
+
 def _edition_footer(app, pagename, templatename, context, doctree):
     """The edition and its date, and where to cite and download the handbook, in every page's footer."""
     import html
@@ -165,33 +174,130 @@ def _edition_footer(app, pagename, templatename, context, doctree):
     version, date = app.config.iff_edition, app.config.iff_edition_date
     if not version:
         return
+    tr = _words(app)
     pathto = context.get("pathto")
     cite = pathto("reference/cite") if pathto and "reference/cite" in app.env.found_docs else None
-    line = f"Edition {html.escape(version)}, {html.escape(date)}."
+    line = html.escape(tr("Edition {version}, {date}.").format(version=version, date=date))
+    how_to_cite = html.escape(tr("How to cite this handbook"))
     if cite:
-        line += f' <a href="{cite}">How to cite this handbook</a>.'
+        line += f' <a href="{cite}">{how_to_cite}</a>.'
     context["theme_extra_footer"] = f'<p class="iff-edition">{line}</p>' + (context.get("theme_extra_footer") or "")
+
+
+def _generated_text_is_not_translated():
+    """A transform marking the text of generated blocks (the landing page's key figures, included
+    from ``_generated/`` inside a container of class ``iff-generated``) as not to be translated:
+    the build writes them in each edition's language, with its numbers, so they are neither
+    extracted into the catalogues nor looked up in them."""
+    from docutils import nodes
+    from sphinx.transforms import SphinxTransform
+
+    class KeepGenerated(SphinxTransform):
+        default_priority = 5  # before Sphinx's Locale (20) and the extraction of messages
+
+        def apply(self, **kwargs):
+            for box in self.document.findall(nodes.container):
+                if "iff-generated" in box.get("classes", []):
+                    for node in box.findall(nodes.Element):
+                        node["translatable"] = False
+                        if isinstance(node, nodes.image):
+                            node.attributes.pop("translatable", None)
+
+    return KeepGenerated
+
+
+def _count_untranslated(app, doctree):
+    """In a translated edition, how many passages of each page have no translation in its catalogue
+    (Sphinx marks them; they are shown in English), leaving out the generated blocks, which are
+    written in the edition's language. Reported at the end of the build."""
+    from docutils import nodes
+
+    if app.config.iff_language == "en":
+        return
+    generated = {id(n) for box in doctree.findall(nodes.container) if "iff-generated" in box.get("classes", [])
+                 for n in box.findall(nodes.Element)}
+    # an image counts only through its caption (the image itself is the same file in both editions)
+    missing = sum(1 for n in doctree.findall(nodes.Element)
+                  if n.get("translated") is False and id(n) not in generated and not isinstance(n, nodes.image))
+    if missing:
+        app.env.metadata[app.env.docname]["iff_untranslated"] = missing
+
+
+def _report_untranslated(app, exception):
+    if exception is not None or app.config.iff_language == "en":
+        return
+    pages = {d: m.get("iff_untranslated", 0) for d, m in app.env.metadata.items() if m.get("iff_untranslated")}
+    if pages:
+        worst = ", ".join(f"{d} ({n})" for d, n in sorted(pages.items(), key=lambda x: -x[1])[:5])
+        print(f"iff: untranslated passages: {sum(pages.values())} in {len(pages)} page(s), shown in English: {worst}",
+              flush=True)
+
+
+def _spanish_citations():
+    """Citations in the Spanish edition name two authors joined by "y" ("UNODC y UNCTAD, 2020"),
+    as Spanish texts do: the author-year style of sphinxcontrib-bibtex with Spanish separators,
+    registered through its plugin interface as ``author_year_es`` (the edition's configuration
+    chooses it; see :func:`methods.build.sphinxbuild.language_config`)."""
+    from dataclasses import dataclass, field
+
+    from sphinxcontrib.bibtex.plugin import register_plugin
+    from sphinxcontrib.bibtex.style.referencing import PersonStyle
+    from sphinxcontrib.bibtex.style.referencing.author_year import AuthorYearReferenceStyle
+
+    @dataclass
+    class SpanishAuthorYearReferenceStyle(AuthorYearReferenceStyle):
+        person: PersonStyle = field(default_factory=lambda: PersonStyle(sep2=" y ", last_sep=" y "))
+
+    register_plugin("sphinxcontrib.bibtex.style.referencing", "author_year_es", SpanishAuthorYearReferenceStyle)
+
+
+LANGUAGE_NAMES = {"en": "English", "es": "Español"}
+
+
+def _language_switch(app, pagename, templatename, context, doctree):
+    """A link, at the top of every page, to the same page in the other edition (the English book is
+    the site's root, the Spanish one its folder ``es/``), and the matching ``<link rel="alternate">``."""
+    other = app.config.iff_other_language
+    if not other or app.builder.name != "html" or pagename in ("genindex", "search"):
+        return
+    depth = pagename.count("/")
+    href = "../" * depth + app.config.iff_other_root + pagename + ".html"
+    name = LANGUAGE_NAMES[other]
+    here = LANGUAGE_NAMES.get(app.config.iff_language, "")
+    switch = (f'<nav class="iff-language" aria-label="{here} / {name}"><span class="iff-language-here">{here}</span> · '
+              f'<a class="iff-language-other" href="{href}" hreflang="{other}" lang="{other}">{name}</a></nav>')
+    if "body" in context:
+        context["body"] = switch + context["body"]
+    context["metatags"] = (context.get("metatags") or "") + f'\n<link rel="alternate" hreflang="{other}" href="{href}" />'
 
 
 def _dotted_number_search(app):
     """Index and search numbers such as 16.4.1 as one word (the indicator's number is how readers
-    look for it); everything else is split as Sphinx splits it."""
+    look for it), in both languages; everything else is split as Sphinx splits it."""
     from sphinx.search.en import SearchEnglish
+    from sphinx.search.es import SearchSpanish
 
-    class SearchEnglishDotted(SearchEnglish):
-        _word_re = re.compile(r"\d+(?:\.\d+)+|\w+")
-        js_splitter_code = (
-            "function splitQuery(query) {\n"
-            "  return query.match(/\\d+(?:\\.\\d+)+|[\\p{Letter}\\p{Number}_\\p{Emoji_Presentation}]+/gu) || [];\n"
-            "}\n")
-
-    app.add_search_language(SearchEnglishDotted)
+    splitter = ("function splitQuery(query) {\n"
+                "  return query.match(/\\d+(?:\\.\\d+)+|[\\p{Letter}\\p{Number}_\\p{Emoji_Presentation}]+/gu) || [];\n"
+                "}\n")
+    for base in (SearchEnglish, SearchSpanish):
+        dotted = type(f"{base.__name__}Dotted", (base,), {"_word_re": re.compile(r"\d+(?:\.\d+)+|\w+"),
+                                                          "js_splitter_code": splitter})
+        app.add_search_language(dotted)
 
 
 def setup(app):
     app.add_config_value("iff_edition", "", "html")
     app.add_config_value("iff_edition_date", "", "html")
+    app.add_config_value("iff_language", "en", "html")
+    app.add_config_value("iff_other_language", "", "html")
+    app.add_config_value("iff_other_root", "", "html")
+    app.connect("html-page-context", _language_switch, priority=950)
+    app.add_transform(_generated_text_is_not_translated())
+    app.connect("doctree-read", _count_untranslated)
+    app.connect("build-finished", _report_untranslated)
     _dotted_number_search(app)
+    _spanish_citations()
     app.connect("html-page-context", _edition_footer, priority=900)
     _cache_pybtex_plugins()
     _cache_bibtex_formatting()

@@ -6,6 +6,7 @@ and the files are deterministic (no date, fixed ids), so an unchanged chart is n
 from __future__ import annotations
 
 import io
+import textwrap
 
 import matplotlib
 import matplotlib.ticker
@@ -31,7 +32,7 @@ def svg(fig) -> str:
 
 
 def grouped_bars(categories: list[str], series: dict[str, list[float]], title: str, ylabel: str,
-                 colors: dict[str, str] | None = None) -> str:
+                 colors: dict[str, str] | None = None, tr=None) -> str:
     """Bars grouped by category, one bar per series, a y axis with its unit and a legend outside the plot."""
     names = list(series)
     colors = colors or {n: (INWARD if n == "inward" else OUTWARD if n == "outward" else PALETTE[i % len(PALETTE)])
@@ -44,10 +45,12 @@ def grouped_bars(categories: list[str], series: dict[str, list[float]], title: s
             ax.bar(xs, [v if v == v else 0.0 for v in series[name]], width=step * 0.92, color=colors[name], label=name)
         ax.set_xticks(range(len(categories)), categories, rotation=30 if len(categories) > 5 else 0,
                       ha="right" if len(categories) > 5 else "center", rotation_mode="anchor")
-        ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+        # numbers in the edition's style (``tr``: its translator; English by default)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+            lambda v, _pos: tr.number(v, 0) if tr is not None else f"{v:,.0f}"))
         ax.set_ylabel(ylabel)
         ax.yaxis.grid(True, color="#e0e0e0")
         ax.set_axisbelow(True)
-        ax.set_title(title, loc="left")
+        ax.set_title("\n".join(textwrap.wrap(title, 78)) or title, loc="left")  # long titles wrap, never run off
         fig.legend(loc="outside lower center", frameon=False, ncol=min(len(names), 4))  # below: never over the bars
         return svg(fig)

@@ -22,7 +22,16 @@ import sys
 from pathlib import Path
 
 from ..model.errors import IffError, ParameterError, Problem
+from ..model.i18n import _, locale_language, set_language
 from ..model.params import MARKETS
+
+
+def editions(text: str) -> tuple[str, ...]:
+    """``--editions en,es``: the editions, English first."""
+    wanted = {e.strip() for e in text.split(",") if e.strip()}
+    if not wanted or wanted - {"en", "es"}:
+        raise argparse.ArgumentTypeError(f"{text!r}: give en, es or en,es")
+    return tuple(e for e in ("en", "es") if e in wanted)
 
 
 def _err(msg: str) -> None:
@@ -61,7 +70,7 @@ def cmd_validate(args) -> int:
     else:
         paths = project.parameter_files()
         if not paths:
-            _err(f"no parameter files in {project.rel(project.parameters_dir)}/")
+            _err(_("no parameter files in {folder}/").format(folder=project.rel(project.parameters_dir)))
             return 1
     n_bad = n_missing = n_warnings = 0
     for path in paths:  # every file is checked, whatever happened to the previous one
@@ -71,17 +80,19 @@ def cmd_validate(args) -> int:
             n_bad += 1
             for p in e.problems:
                 print(p)
-                n_missing += "still marked MISSING" in p.message
+                n_missing += "MISSING" in p.message
             continue
-        print(f"{project.display(path)}: ok ({cf.name}; {', '.join(cf.market_names())}; {cf.first_year}-{cf.last_year})")
+        print(_("{file}: ok ({name}; {markets}; {first}-{last})").format(
+            file=project.display(path), name=cf.name, markets=", ".join(cf.market_names()), first=cf.first_year,
+            last=cf.last_year))
         for w in warnings:
             print(w)
         n_warnings += len(warnings)
     if n_warnings:
-        _err(f"{n_warnings} warning(s): the values are valid, but check them.")
+        _err(_("{n} warning(s): the values are valid, but check them.").format(n=n_warnings))
     if n_bad:
-        missing = f" ({n_missing} value(s) still marked MISSING)" if n_missing else ""
-        _err(f"{n_bad} of {len(paths)} file(s) have problems{missing}.")
+        missing = _(" ({n} value(s) still marked MISSING)").format(n=n_missing) if n_missing else ""
+        _err(_("{bad} of {total} file(s) have problems{missing}.").format(bad=n_bad, total=len(paths), missing=missing))
         return 1
     return 0
 
@@ -89,7 +100,8 @@ def cmd_validate(args) -> int:
 def _plan(args, project):
     from .runner import plan
 
-    return plan(project, _countries(args.country), _markets(args.market), args.draws, args.seed, args.timeout)
+    return plan(project, _countries(args.country), _markets(args.market), args.draws, args.seed, args.timeout,
+                args.engine, args.editions)
 
 
 def cmd_run(args) -> int:
@@ -122,17 +134,26 @@ def _build(args, project) -> int:
     # when chapters must run, the first worker starts importing papermill now, while this process
     # loads the book builder and starts the book's Sphinx process, which loads its extensions and
     # the previous build while the chapters run
-    pool = warm_pool(min(jobs, len(todo))) if todo and not args.scheduler else None
-    from .pages import PreparedBook, build_html, prepare_sources
+    pool = warm_pool(min(jobs, len(todo)), todo) if todo and not args.scheduler else None
+    from .pages import PreparedBook, build_html, prepare_editions
 
-    prepared = PreparedBook.start(project, jobs) if todo and not (args.full or args.force) else None
+    prepared = {}
+    if todo and not (args.full or args.force):
+        from .pages import edition_jobs
+        from .project import Project
+
+        for lang in args.editions:  # the editions' Sphinx processes load while the chapters run
+            book = PreparedBook.start(Project(project.root, lang), edition_jobs(jobs))
+            if book is not None:
+                prepared[lang] = book
     try:
         report = run(project, planned, jobs=args.jobs, force=args.force, scheduler=args.scheduler, pool=pool)
-        prepare_sources(project)
-        built, seconds = build_html(project, jobs=jobs, force=args.force, full=args.full, say=_err, prepared=prepared)
+        prepare_editions(project, args.editions)
+        built, seconds = build_html(project, jobs=jobs, force=args.force, full=args.full, say=_err, prepared=prepared,
+                                    editions=args.editions)
     except BaseException:
-        if prepared is not None:
-            prepared.cancel()
+        for book in prepared.values():
+            book.cancel()
         raise
     if built:
         _err(f"Book built in {seconds:.1f} s.")
@@ -151,7 +172,7 @@ def cmd_export(args) -> int:
     from .project import Project
 
     project = Project.find()
-    path, replaced = export(project, args.format, Path(args.output), include_fictional=args.include_fictional)
+    path, replaced = export(project, args.format, args.output, include_fictional=args.include_fictional)
     print(f"Wrote {path}" + (" (it replaced the file that was there)" if replaced else ""))
     return 0
 
@@ -173,9 +194,16 @@ def cmd_upgrade(args) -> int:
     project = Project.find()
     bib = project.bib_keys()
     status = 0
+    from ..model.params.loading import file_problem
+
     for f in args.files:
         path = Path(f)
         display = project.display(path)
+        problem = file_problem(path, project.root, display)  # a misnamed file, a link leading outside
+        if problem is not None:
+            print(problem)
+            status = 1
+            continue
         if args.dry_run:
             from ..model.params.loading import _failure, read_bounded
 
@@ -227,6 +255,17 @@ def cmd_pdf(args) -> int:
     project = Project.find()
     build_pdf(project, say=_err)
     return 0
+
+
+def cmd_i18n(args) -> int:
+    from . import i18n
+    from .project import Project
+
+    project = Project.find()
+    if args.action == "update":
+        i18n.update(project, say=print)
+        return 0
+    return 1 if i18n.check(project, say=print) else 0
 
 
 def cmd_schema(args) -> int:
@@ -291,6 +330,11 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--timeout", type=whole_number(1, 86_400, "the time limit in seconds"), default=600,
                         help="stop a chapter when one of its cells runs longer than this many seconds (default 600); "
                              "with --scheduler, also the time to reach the cluster (at most 30 s)")
+        sp.add_argument("--editions", type=editions, default=("en", "es"), metavar="en,es",
+                        help="the editions to compute and build: en, es or en,es (default both)")
+        sp.add_argument("--engine", choices=["warm", "cold"], default="warm",
+                        help="warm (default): each chapter's kernel is forked from a process that has imported the "
+                             "chapters' packages once; cold: a new Python process per kernel, as papermill starts it")
 
     r = sub.add_parser("run", help="execute the country chapters that are out of date")
     run_options(r)
@@ -334,6 +378,12 @@ def parser() -> argparse.ArgumentParser:
     pdf = sub.add_parser("pdf", help="the PDF edition of the handbook, printed offline by headless Chromium (after iff build)")
     pdf.set_defaults(func=cmd_pdf)
 
+    t = sub.add_parser("i18n", help="the Spanish edition's catalogues: update them from the sources, or check them")
+    t.add_argument("action", choices=["update", "check"],
+                   help="update: extract every message and merge it into book/locales/es/; check: list what is "
+                        "untranslated or outdated (fails if anything is)")
+    t.set_defaults(func=cmd_i18n)
+
     s = sub.add_parser("schema", help="print or write the JSON schema of parameter files")
     s.add_argument("--output", metavar="PATH")
     s.set_defaults(func=cmd_schema)
@@ -346,6 +396,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    set_language(locale_language())  # messages in Spanish when the user's locale is Spanish (LANG=es_...)
     args = parser().parse_args(argv)
     try:
         return args.func(args)
@@ -359,12 +410,13 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        _err("interrupted; chapters already written are complete, the rest keep their last good version")
+        _err(_("interrupted; chapters already written are complete, the rest keep their last good version"))
         return 130
     except Exception as e:  # noqa: BLE001
         if os.environ.get("IFF_DEBUG"):
             raise
-        _err(f"iff {args.command}: unexpected error: {type(e).__name__}: {e} (set IFF_DEBUG=1 for the traceback)")
+        _err(_("iff {command}: unexpected error: {error} (set IFF_DEBUG=1 for the traceback)").format(
+            command=args.command, error=f"{type(e).__name__}: {e}"))
         return 2
 
 

@@ -31,11 +31,12 @@ README_ROWS = [
     ("basis", "own: the country's own estimate, from its parameter file; reconciled: the flow between two modelled "
               "countries as both publish it (the seller's inward flow equals the buyer's outward flow), and the "
               "country's totals with its flows with modelled countries reconciled (see the regional network chapter)"),
-    ("scenario", "structural scenario, ordered by outcome: low (each point-of-sale, ownership or residence share at "
-                 "the bound that lowers the market's total in that year), central (every share at its value), high (at the "
-                 "bound that raises it); fob: central, with the routes that give the FOB rule valued at their FOB price. "
-                 "The spread between the low and high rows is the uncertainty about where ownership changes hands, "
-                 "which no data here settle"),
+    ("scenario", "structural scenario, ordered by outcome: low (the point-of-sale, ownership and residence shares at "
+                 "the bounds that give the row's figure its lowest value in that year), central (every share at its "
+                 "value), high (at the bounds that give its highest); fob: central, with the routes that give the FOB "
+                 "rule valued at their FOB price. Each row's low and high are that row's own extremes, so low <= central "
+                 "<= high on every row, and the low (high) rows do not add up across directions or products. The spread "
+                 "between them is the uncertainty about where ownership changes hands, which no data here settle"),
     ("value_usd", "the central estimate of the row's scenario: every sampled input at its value, the median of its "
                   "distribution; current US dollars"),
     ("mc_p05_usd", "5th percentile of the Monte Carlo draws within the row's scenario: the uncertainty of the measured "
@@ -200,7 +201,7 @@ def sdmx_csv_table(results: pd.DataFrame) -> pd.DataFrame:
     activity was not found), PRODUCT (``_T`` for all products), SCENARIO; measure OBS_VALUE in
     UNIT_MEASURE ``USD``, current US dollars (not ``CON_USD``, which the SDG code list uses for
     constant dollars); attributes LOWER_BOUND and UPPER_BOUND (5th and 95th percentiles), NATURE
-    (E: estimated), OBS_STATUS (A: normal; M: missing, a flow not estimated) and SOURCE_DETAIL.
+    (E: estimated; empty where there is no value), OBS_STATUS (A: normal; M: missing, a flow not estimated) and SOURCE_DETAIL.
     """
     r = results[results["ref_area"].notna() & results["direction"].isin(SERIES) & (results["partner"] == "all")
                 & (results["basis"] == "own")]
@@ -217,7 +218,7 @@ def sdmx_csv_table(results: pd.DataFrame) -> pd.DataFrame:
         "OBS_VALUE": r["value_usd"],
         "LOWER_BOUND": r["mc_p05_usd"],
         "UPPER_BOUND": r["mc_p95_usd"],
-        "NATURE": "E",
+        "NATURE": r["status"].map(lambda st: "" if st == "not estimated" else "E"),  # no estimate: no nature
         "OBS_STATUS": r["status"].map(lambda st: "M" if st == "not estimated" else "A"),
         "SOURCE_DETAIL": r["sources"],
     }).reset_index(drop=True)
@@ -261,17 +262,26 @@ def _write_xlsx(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
     wb.save(path)
 
 
-def check_output(output: Path) -> bool:
+def check_output(output: Path | str) -> bool:
     """Refuse an output path that is not a regular file in an existing folder (a folder, a device, a
     named pipe, a socket, a link); True when it replaces an existing file."""
+    text = str(output)
     output = Path(output)
+    if text.endswith(("/", os.sep)):  # Path() drops a trailing slash: "new/" names a folder, not a file
+        raise IffError(f"--output {text}: names a folder; give the path of a file, e.g. {text.rstrip('/')}/iff-results.csv")
     folder = output.parent if str(output.parent) else Path(".")
     if not folder.is_dir():
         raise IffError(f"--output {output}: the folder {folder} does not exist")
+    limit = os.pathconf(folder, "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
+    if len(os.fsencode(output.name)) + len(".x.0000000.tmp") > limit:
+        raise IffError(f"--output: the file name is too long ({len(os.fsencode(output.name))} bytes; at most "
+                       f"{limit - 20} here)")
     try:
         info = os.lstat(output)
     except FileNotFoundError:
         return False
+    except OSError as e:
+        raise IffError(f"--output {output}: cannot be used ({e.strerror})") from None
     if stat.S_ISLNK(info.st_mode):
         raise IffError(f"--output {output}: is a link; give the path of a regular file")
     if not stat.S_ISREG(info.st_mode):
@@ -296,9 +306,11 @@ def write_table(results: pd.DataFrame, fmt: str, output: Path) -> Path:
     return output
 
 
-def export(project: Project, fmt: str, output: Path, include_fictional: bool = False) -> tuple[Path, bool]:
-    """Write the export; returns its path and whether it replaced an existing file."""
+def export(project: Project, fmt: str, output: Path | str, include_fictional: bool = False) -> tuple[Path, bool]:
+    """Write the export; returns its path and whether it replaced an existing file. ``output`` as
+    the user typed it (a trailing slash names a folder)."""
     replaces = check_output(output)
+    output = Path(output)
     summaries = load_summaries(project, include_fictional)
     if summaries.empty:
         raise IffError("there are no results yet: run `iff build` (or `iff run`) first")

@@ -39,6 +39,14 @@ def new_country(project: Project, iso3: str, name: str, markets: list[str], role
                        "(XAA-XZZ for a fictional training country)")
     if not name or not name.strip():
         raise IffError("--name: give the country's name")
+    from pydantic_core import PydanticCustomError
+
+    from ..model.params.records import MAX_NAME, check_text
+
+    try:  # the file must be one its own validator accepts
+        check_text(name, 1, MAX_NAME)
+    except PydanticCustomError as e:
+        raise IffError(f"--name: {e.message()}") from None
     if role not in ROLES:
         raise IffError(f"--role {role!r}: choose one of {', '.join(ROLES)}")
     unknown = [m for m in markets if m not in MARKETS]

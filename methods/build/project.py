@@ -15,7 +15,15 @@ TEMPLATES = Path(__file__).resolve().parents[1] / "model" / "templates"
 
 @dataclass(frozen=True)
 class Project:
+    """A checkout, seen in one language: the Spanish edition's sources are a tree of their own
+    (``_build/src-es``: the hand-written pages linked from ``book/``, the chapters and the generated
+    pages written in Spanish), built by Sphinx with the catalogues of ``book/locales``."""
+
     root: Path
+    lang: str = "en"
+
+    def spanish(self) -> "Project":
+        return Project(self.root, "es")
 
     @classmethod
     def find(cls, start: Path | None = None) -> "Project":
@@ -34,7 +42,42 @@ class Project:
 
     @property
     def book_dir(self) -> Path:
+        return self.root / "book" if self.lang == "en" else self.root / "_build" / f"src-{self.lang}"
+
+    @property
+    def sources_dir(self) -> Path:
+        """The hand-written sources, whatever the language (``book/``)."""
         return self.root / "book"
+
+    @property
+    def suffix(self) -> str:
+        """What tells this edition's build files from the other's: ``""`` in English, ``"-es"`` in Spanish."""
+        return "" if self.lang == "en" else f"-{self.lang}"
+
+    @property
+    def html_dir(self) -> Path:
+        """Where this edition is published: ``_build/html`` (English) and ``_build/html/es`` (Spanish)."""
+        html = self.build_dir / "html"
+        return html if self.lang == "en" else html / self.lang
+
+    @property
+    def staging_dir(self) -> Path:
+        """Where this edition is built; it replaces :attr:`html_dir` only when the build succeeds."""
+        return self.build_dir / f".html{self.suffix}-staging"
+
+    @property
+    def doctree_dir(self) -> Path:
+        """Sphinx's environment and parsed pages of this edition (what an incremental build reuses)."""
+        return self.build_dir / f".doctrees{self.suffix}"
+
+    def stamp(self, name: str) -> Path:
+        """A fingerprint file of this edition's build (``.book-sources``, ``.book-structure`` ...)."""
+        return self.build_dir / f".{name}{self.suffix}.sha256"
+
+    @property
+    def locale_build_dir(self) -> Path:
+        """The compiled catalogues (``.mo``) of the hand-written pages, which Sphinx reads."""
+        return self.build_dir / "locale"
 
     @property
     def build_dir(self) -> Path:
@@ -50,7 +93,7 @@ class Project:
 
     @property
     def bib_file(self) -> Path:
-        return self.book_dir / "references.bib"
+        return self.sources_dir / "references.bib"
 
     def country_dir(self, iso3: str) -> Path:
         return self.book_dir / "countries" / iso3
@@ -94,6 +137,15 @@ class Project:
         """(the validated file, its warnings); raises ParameterError (see :func:`check_country`)."""
         return check_country(path, bib, display=self.display(path), root=self.root)
 
+    def parameters_path_from_countries(self) -> str:
+        """The way from a country's page (``<book>/countries/<ISO3>/``) to ``parameters/``."""
+        return os.path.relpath(self.parameters_dir, self.book_dir / "countries" / "XXX")
+
+    def catalogues(self, country: str) -> tuple[Path, ...]:
+        """The translation catalogues a country's chapters take their Spanish words from."""
+        folder = self.sources_dir / "locales" / "es" / "LC_MESSAGES"
+        return (folder / "iff.po", folder / "parameters" / f"{country}.po")
+
     def display(self, path: Path) -> str:
         """A path as shown in messages: relative to the checkout, without following links."""
         try:
@@ -112,10 +164,10 @@ class Project:
         return own if own.is_file() else TEMPLATES / f"{market}.md"
 
 
-def edition(root: Path) -> tuple[str, str]:
+def edition(root: Path, lang: str = "en") -> tuple[str, str]:
     """The handbook's edition: the version in ``pyproject.toml`` and the date of the commit it is
     built from (``SOURCE_DATE_EPOCH`` when set, as reproducible builds expect; today's date outside a
-    git checkout), e.g. ``("0.3.0", "29 November 2026")``."""
+    git checkout), e.g. ``("0.3.0", "29 November 2026")``, in Spanish ``"29 de noviembre de 2026"``."""
     import datetime
     import subprocess
     import tomllib
@@ -133,4 +185,8 @@ def edition(root: Path) -> tuple[str, str]:
         except (OSError, subprocess.SubprocessError, ValueError):
             when = None
     when = when or datetime.date.today()
-    return version, f"{when.day} {when:%B %Y}"
+    if lang == "en":
+        return version, f"{when.day} {when:%B %Y}"
+    from babel.dates import format_date
+
+    return version, format_date(when, format="long", locale=lang)

@@ -12,15 +12,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..model.chapter.tables import product_label
-from ..model.network import joint_total_draws, reconciled_totals, summarise_draws
+from ..model.chapter.tables import DIRECTION_NAMES, product_label
+from ..model.i18n import N_, Translator
+from ..model.chapter.figures import INWARD, OUTWARD
+from ..model.network import discrepancy_reason, joint_total_draws, reconciled_totals, summarise_draws
 from ..model.params.partners import partner_name
 from ..model.params import MARKET_LABELS, CountryFile
 from .charts import grouped_bars
 from .export import load_draws, load_partners, load_summaries, network_pairs, not_estimated_rows, results_table, write_table
 from .files import write_if_changed, write_with
 from .project import Project
-from .render import Md, md_text, render
+from .render import Md, md_text, render, role_text
 
 DOWNLOADS = (("csv", "iff-results.csv"), ("sdmx-csv", "iff-results.sdmx.csv"), ("xlsx", "iff-results.xlsx"))
 
@@ -34,14 +36,19 @@ def md_table(df: pd.DataFrame, include_index: bool = True) -> Md:
     return Md(frame.to_markdown(index=False, tablefmt="pipe", disable_numparse=True))
 
 
-def _money(x) -> Md:
-    return Md("—" if pd.isna(x) else f"{x / 1e6:,.1f}")
+def _money(x, tr: Translator | None = None) -> Md:
+    """US dollars as millions, for readers of the edition's language."""
+    return Md("—" if pd.isna(x) else (tr or EN).number(x / 1e6, 1))
+
+
+EN = Translator("en")
 
 
 def write_results_pages(project: Project, cfs: dict[str, CountryFile]) -> bool:
     """Write book/results/ (two pages, their figures and the exports). False if there is no result
     yet: the two pages then say so (hand-written chapters link to them), and nothing else is kept."""
     out = project.book_dir / "results"
+    tr = Translator(project.lang)
     summaries = load_summaries(project)
     if summaries.empty:
         write_landing(project, pd.DataFrame(), {}, {})
@@ -49,44 +56,74 @@ def write_results_pages(project: Project, cfs: dict[str, CountryFile]) -> bool:
         for f in out.iterdir():
             if f.name not in ("summary.md", "mirror.md"):
                 f.unlink()
-        write_if_changed(out / "summary.md", render("results-waiting.md.j2", label="results-summary",
-                                                   title="Results by country: SDG indicator 16.4.1"))
-        write_if_changed(out / "mirror.md", render("results-waiting.md.j2", label="mirror-flows",
-                                                  title="Mirror flows between countries"))
+        write_if_changed(out / "summary.md", render("results-waiting.md.j2", project.lang, label="results-summary",
+                                                   title=tr("Results by country: SDG indicator 16.4.1")))
+        write_if_changed(out / "mirror.md", render("results-waiting.md.j2", project.lang, label="mirror-flows",
+                                                  title=tr("Mirror flows between countries")))
         return False
     partners = load_partners(project)
     draws = load_draws(project)
     pairs = network_pairs(partners, draws)
     results = results_table(summaries, not_estimated_rows(cfs.values()), partners, pairs)
-    names = {iso: cfs[iso].name if iso in cfs else iso for iso in results["country"].unique()}
-    # the xlsx file carries a timestamp: it is rewritten only when the data (the csv) changed
-    csv_changed = True
-    for fmt, name in DOWNLOADS:
-        if fmt == "xlsx" and not csv_changed and (out / name).exists():
-            continue
-        changed = write_with(out / name, lambda tmp, fmt=fmt: write_table(results, fmt, tmp))
-        if fmt == "csv":
-            csv_changed = changed
-    write_if_changed(out / "summary.md", summary_page(results, names, cfs, out, draws))
+    names = {iso: country_name(cfs[iso], project.lang) if iso in cfs else iso for iso in results["country"].unique()}
+    if project.lang == "en":
+        # the xlsx file carries a timestamp: it is rewritten only when the data (the csv) changed
+        csv_changed = True
+        for fmt, name in DOWNLOADS:
+            if fmt == "xlsx" and not csv_changed and (out / name).exists():
+                continue
+            changed = write_with(out / name, lambda tmp, fmt=fmt: write_table(results, fmt, tmp))
+            if fmt == "csv":
+                csv_changed = changed
+    else:  # the other edition offers the same files
+        from .editions import _link
+
+        english = Project(project.root).book_dir / "results"
+        for _fmt, name in DOWNLOADS:
+            _link(out / name, english / name)
+    write_if_changed(out / "summary.md", summary_page(results, names, cfs, out, draws, tr))
     write_landing(project, results, names, draws)
-    write_if_changed(out / "mirror.md", network_page(pairs, summaries, names))
+    write_if_changed(out / "mirror.md", network_page(pairs, summaries, names, tr))
     return True
 
 
-def _product_name(market: str, product: str, cf: CountryFile | None) -> str:
+def country_name(cf: CountryFile, lang: str) -> str:
+    """A country's name in the edition's language (``name_es`` in Spanish, where the file gives it)."""
+    return (cf.name_es or cf.name) if lang == "es" else cf.name
+
+
+def _product_name(market: str, product: str, cf: CountryFile | None, tr: Translator = EN) -> str:
     if market == "smuggling" and cf is not None and cf.markets.smuggling is not None:
         corridor = cf.markets.smuggling.corridors.get(product)
         if corridor is not None:
-            return corridor.label
-    return product_label(product)
+            return Translator(tr.lang, cf.country).text(corridor.label)
+    return product_label(product, tr)
 
 
-def _interval_cells(df: pd.DataFrame) -> list[Md]:
-    return [Md("not estimated" if pd.isna(v) else f"{_money(v)} ({_money(lo)}–{_money(hi)})")
+def _market(market: str, tr: Translator) -> str:
+    return tr(MARKET_LABELS[market])
+
+
+def _interval_cells(df: pd.DataFrame, tr: Translator = EN) -> list[Md]:
+    return [Md(tr("not estimated") if pd.isna(v) else f"{_money(v, tr)} ({_money(lo, tr)}–{_money(hi, tr)})")
             for v, lo, hi in zip(df["value_usd"], df["mc_p05_usd"], df["mc_p95_usd"])]
 
 
-def by_product(results: pd.DataFrame, names: dict[str, str], cfs: dict[str, CountryFile]) -> list[dict]:
+def _labels(frame: pd.DataFrame, tr: Translator) -> pd.DataFrame:
+    """A table's markets and directions in readers' words, and its index named in the edition's language."""
+    frame = frame.copy()
+    for column, words in (("market", MARKET_LABELS), ("direction", DIRECTION_NAMES)):
+        if column in frame.index.names:
+            level = frame.index.names.index(column)
+            frame.index = frame.index.set_levels(
+                [tr(words.get(v, v)) for v in frame.index.levels[level]], level=level) \
+                if isinstance(frame.index, pd.MultiIndex) else frame.index.map(lambda v: tr(words.get(v, v)))
+    frame.index = frame.index.set_names([tr(n) if isinstance(n, str) else n for n in frame.index.names])
+    return frame
+
+
+def by_product(results: pd.DataFrame, names: dict[str, str], cfs: dict[str, CountryFile],
+               tr: Translator = EN) -> list[dict]:
     """For each country: inward, outward and total IFFs by market and product (drug stage or smuggling
     corridor) and year, with the 90% Monte Carlo interval; rows that are zero in every year are left out."""
     rows = results[(results["scenario"] == "central") & (results["product"] != "all")]
@@ -97,29 +134,30 @@ def by_product(results: pd.DataFrame, names: dict[str, str], cfs: dict[str, Coun
         c = c[nonzero]
         if c.empty:
             continue
-        c = c.assign(cell=_interval_cells(c),
-                     product=[_product_name(m, p, cfs.get(iso)) for m, p in zip(c["market"], c["product"])],
+        c = c.assign(cell=_interval_cells(c, tr),
+                     product=[_product_name(m, p, cfs.get(iso), tr) for m, p in zip(c["market"], c["product"])],
                      direction=pd.Categorical(c["direction"], ["inward", "outward", "total"], ordered=True))
         table = c.pivot_table(index=["market", "product", "direction"], columns="year", values="cell", aggfunc="first",
                               observed=True)
-        out.append({"name": names.get(iso, iso), "table": md_table(table)})
+        out.append({"name": names.get(iso, iso), "table": md_table(_labels(table, tr))})
     return out
 
 
 def summary_page(results: pd.DataFrame, names: dict[str, str], cfs: dict[str, CountryFile], out: Path,
-                 draws: dict | None = None) -> str:
+                 draws: dict | None = None, tr: Translator = EN) -> str:
     results = results[(results["partner"] == "all") & (results["basis"] == "own")] if "basis" in results else results
     countries = sorted(results["country"].unique())
     central = results[(results["scenario"] == "central") & (results["product"] == "all")]
     years = sorted(central["year"].unique())
     total = central[central["direction"] == "total"]
-    total_table = (total.assign(cell=_interval_cells(total), name=total["country"].map(names))
+    total_table = (total.assign(cell=_interval_cells(total, tr), name=total["country"].map(names))
                    .pivot_table(index=["name", "market"], columns="year", values="cell", aggfunc="first"))
-    total_table.index = total_table.index.set_names(["country", "market"])
+    total_table.index = total_table.index.set_names([N_("country"), N_("market")])
     flows = central[central["direction"].isin(["inward", "outward"])]
     direction_table = (flows.assign(name=flows["country"].map(names))
-                       .pivot_table(index=["name", "market", "direction"], columns="year", values="value_usd", aggfunc="sum") / 1e6)
-    direction_table.index = direction_table.index.set_names(["country", "market", "direction"])
+                       .pivot_table(index=["name", "market", "direction"], columns="year", values="value_usd",
+                                    aggfunc=_sum_or_none) / 1e6)
+    direction_table.index = direction_table.index.set_names([N_("country"), N_("market"), N_("direction")])
     totals = total.groupby(["country", "year"], as_index=False)["value_usd"].sum()
     # the totals over markets, over countries and over years, and the GDP shares, from joint draws
     joint = joint_total_draws(draws or {}, countries=set(countries))
@@ -128,51 +166,67 @@ def summary_page(results: pd.DataFrame, names: dict[str, str], cfs: dict[str, Co
         pct = summarise_draws(joint[iso])
         value = (totals[totals["country"] == iso].set_index("year")["value_usd"] if iso != "all"
                  else totals.groupby("year")["value_usd"].sum())
-        cells = {str(y): Md(f"{_money(value.get(y))} ({_money(pct[0, i])}–{_money(pct[2, i])})") for i, y in enumerate(years)}
+        cells = {str(y): Md(f"{_money(value.get(y), tr)} ({_money(pct[0, i], tr)}–{_money(pct[2, i], tr)})")
+                 for i, y in enumerate(years)}
         cumulative = summarise_draws(joint[iso].sum(axis=1, keepdims=True))[:, 0]
-        cells[f"{years[0]}–{years[-1]}"] = Md(f"{_money(value.sum())} ({_money(cumulative[0])}–{_money(cumulative[2])})")
-        joint_rows.append({"country": "all countries above" if iso == "all" else names.get(iso, iso), **cells})
+        cells[f"{years[0]}–{years[-1]}"] = Md(f"{_money(value.sum(), tr)} ({_money(cumulative[0], tr)}–"
+                                              f"{_money(cumulative[2], tr)})")
+        joint_rows.append({tr("country"): tr("all countries above") if iso == "all" else names.get(iso, iso), **cells})
         if iso != "all" and iso in cfs and cfs[iso].macro.gdp_usd is not None:
             gdp = np.array([cfs[iso].macro.gdp_usd.at_year(y)[0] for y in years], dtype=float)
             share = summarise_draws(joint[iso] / gdp)
-            gdp_rows.append({"country": names.get(iso, iso), **{str(y): Md(
-                f"{100 * value.get(y) / gdp[i]:.2f} ({100 * share[0, i]:.2f}–{100 * share[2, i]:.2f})")
-                for i, y in enumerate(years)}})
+            pc = lambda x: tr.number(100 * x, 2)  # noqa: E731
+            gdp_rows.append({tr("country"): names.get(iso, iso), **{str(y): Md(
+                f"{pc(value.get(y) / gdp[i])} ({pc(share[0, i])}–{pc(share[2, i])})") for i, y in enumerate(years)}})
     joint_table = md_table(pd.DataFrame(joint_rows), include_index=False) if joint_rows else None
     gdp_table = md_table(pd.DataFrame(gdp_rows), include_index=False) if gdp_rows else None
     write_if_changed(out / "totals.svg", grouped_bars(
         [str(y) for y in years],
         {names[iso]: [float(totals[(totals["country"] == iso) & (totals["year"] == y)]["value_usd"].sum()) / 1e6
                       for y in years] for iso in countries},
-        "Total IFFs (inward + outward), drug trafficking and smuggling of migrants", "millions of current US dollars"))
+        tr("Total IFFs (inward + outward), drug trafficking and smuggling of migrants"),
+        tr("millions of current US dollars"), tr=tr))
     cats, inward, outward = [], [], []
     for iso in countries:
         c = central[(central["country"] == iso) & central["direction"].isin(["inward", "outward"])]
         last = c["year"].max()
         for market in sorted(c["market"].unique()):
             m = c[(c["year"] == last) & (c["market"] == market)]
-            cats.append(f"{names[iso]}: {MARKET_LABELS[market]}")
+            if m["value_usd"].isna().all():
+                continue  # a market not estimated has no bar (never a bar of zero)
+            cats.append(f"{names[iso]}: {_market(market, tr)}")
             inward.append(float(m[m["direction"] == "inward"]["value_usd"].sum()) / 1e6)
             outward.append(float(m[m["direction"] == "outward"]["value_usd"].sum()) / 1e6)
-    write_if_changed(out / "markets.svg", grouped_bars(cats, {"inward": inward, "outward": outward},
-                                                       "Inward and outward IFFs by country and market, last year",
-                                                       "millions of current US dollars"))
+    write_if_changed(out / "markets.svg", grouped_bars(
+        cats, {tr("inward"): inward, tr("outward"): outward}, tr("Inward and outward IFFs by country and market, last year"),
+        tr("millions of current US dollars"), colors={tr("inward"): INWARD, tr("outward"): OUTWARD}, tr=tr))
     last_year = results["year"].max()
     scen = results[(results["product"] == "all") & (results["direction"] == "total") & (results["year"] == last_year)]
     scenario_table = (scen.assign(country=scen["country"].map(names))
-                      .pivot_table(index=["country", "market"], columns="scenario", values="value_usd", aggfunc="sum")
+                      .pivot_table(index=["country", "market"], columns="scenario", values="value_usd",
+                                   aggfunc=_sum_or_none)
                       .reindex(columns=["low", "central", "high"]))
-    return render("results.md.j2", total_table=md_table(total_table),
-                  direction_table=md_table(direction_table.map(lambda x: Md(f"{x:,.1f}"))),
-                  by_product=by_product(results, names, cfs), gdp_table=gdp_table, joint_table=joint_table,
-                  last_year=last_year, scenario_table=md_table(scenario_table.map(_money)))
+    scenario_table.columns = [tr(DIRECTION_NAMES[c]) for c in scenario_table.columns]
+    return render("results.md.j2", tr.lang, total_table=md_table(_labels(total_table, tr)),
+                  direction_table=md_table(_labels(direction_table, tr).map(lambda x: _money_or_gap(x * 1e6, tr))),
+                  by_product=by_product(results, names, cfs, tr), gdp_table=gdp_table, joint_table=joint_table,
+                  last_year=last_year, scenario_table=md_table(_labels(scenario_table, tr).map(lambda x: _money_or_gap(x, tr))))
 
 
-def _name(code: str, names: dict[str, str]) -> str:
-    return names.get(code) or partner_name(code)
+def _sum_or_none(values: pd.Series) -> float:
+    """A sum in which values that were not estimated stay not estimated (pandas would give 0)."""
+    return values.sum(min_count=1)
 
 
-def bilateral_matrix(pairs: pd.DataFrame, year: int, names: dict[str, str]) -> Md:
+def _money_or_gap(x, tr: Translator) -> Md:
+    return Md(tr("not estimated")) if pd.isna(x) else _money(x, tr)
+
+
+def _name(code: str, names: dict[str, str], lang: str = "en") -> str:
+    return names.get(code) or partner_name(code, lang)
+
+
+def bilateral_matrix(pairs: pd.DataFrame, year: int, names: dict[str, str], tr: Translator = EN) -> Md:
     """Sellers in rows, buyers in columns: the reconciled flow of all markets and products in one year,
     with each side's own estimate beneath it (millions of US dollars; — where a side has none)."""
     y = pairs[pairs["year"] == year]
@@ -181,53 +235,56 @@ def bilateral_matrix(pairs: pd.DataFrame, year: int, names: dict[str, str]) -> M
     countries = sorted(set(y["seller"]) | set(y["buyer"]))
     rows = []
     for s in countries:
-        row = {"seller ↓ / buyer →": md_text(_name(s, names))}
+        row = {tr("seller ↓ / buyer →"): md_text(_name(s, names, tr.lang))}
         for b in countries:
             if (s, b) in g.index:
                 r = g.loc[(s, b)]
-                row[_name(b, names)] = Md(f"**{_money(r.reconciled_usd)}** ({_money(r.value_usd_seller)} / "
-                                          f"{_money(r.value_usd_buyer)})")
+                row[_name(b, names, tr.lang)] = Md(f"**{_money(r.reconciled_usd, tr)}** ({_money(r.value_usd_seller, tr)} / "
+                                                   f"{_money(r.value_usd_buyer, tr)})")
             else:
-                row[_name(b, names)] = Md("")
+                row[_name(b, names, tr.lang)] = Md("")
         rows.append(row)
     return md_table(pd.DataFrame(rows), include_index=False)
 
 
-def network_page(pairs: pd.DataFrame, summaries: pd.DataFrame, names: dict[str, str]) -> str:
+def network_page(pairs: pd.DataFrame, summaries: pd.DataFrame, names: dict[str, str], tr: Translator = EN) -> str:
     if pairs.empty:
-        return render("mirror.md.j2", matrices=[], n_pairs=0)
+        return render("mirror.md.j2", tr.lang, matrices=[], n_pairs=0)
     years = sorted(pairs["year"].unique())
-    matrices = [{"year": int(y), "table": bilateral_matrix(pairs, y, names)} for y in years]
+    matrices = [{"year": int(y), "table": bilateral_matrix(pairs, y, names, tr)} for y in years]
     both = pairs[pairs["rule"].str.startswith("both")]
     disagree = both[both["disagree"]]
-    pair_name = lambda r: f"{_name(r.seller, names)} → {_name(r.buyer, names)}"  # noqa: E731
+    pair_name = lambda r: f"{_name(r.seller, names, tr.lang)} → {_name(r.buyer, names, tr.lang)}"  # noqa: E731
+    product = lambda m, p: product_label(p, tr) if m == "drugs" else _market(m, tr)  # noqa: E731
+    money = lambda x: _money(x, tr)  # noqa: E731
     detail = pd.DataFrame({
-        "seller → buyer": [pair_name(r) for r in pairs.itertuples()],
-        "product": [product_label(p) if m == "drugs" else MARKET_LABELS[m] for m, p in zip(pairs["market"], pairs["product"])],
-        "year": pairs["year"],
-        "seller's own": pairs["value_usd_seller"].map(_money), "buyer's own": pairs["value_usd_buyer"].map(_money),
-        "reconciled (90% interval)": [Md(f"{_money(v)} ({_money(lo)}–{_money(hi)})") for v, lo, hi in
-                                      zip(pairs["reconciled_usd"], pairs["reconciled_p05_usd"], pairs["reconciled_p95_usd"])],
-        "weight of the seller's side": [Md(f"{w:.0%}") for w in pairs["seller_weight"]],
-        "why the own estimates differ": pairs["reason"],
+        tr("seller → buyer"): [pair_name(r) for r in pairs.itertuples()],
+        tr("product"): [product(m, p) for m, p in zip(pairs["market"], pairs["product"])],
+        tr("year"): pairs["year"],
+        tr("seller's own"): pairs["value_usd_seller"].map(money), tr("buyer's own"): pairs["value_usd_buyer"].map(money),
+        tr("reconciled (90% interval)"): [Md(f"{money(v)} ({money(lo)}–{money(hi)})") for v, lo, hi in
+                                          zip(pairs["reconciled_usd"], pairs["reconciled_p05_usd"], pairs["reconciled_p95_usd"])],
+        tr("weight of the seller's side"): [Md(tr.number(100 * w, 0) + "%") for w in pairs["seller_weight"]],
+        tr("why the own estimates differ"): [discrepancy_reason(r, tr) for r in pairs.itertuples()],
     })
     own = summaries[(summaries["scenario"] == "central") & (summaries["product"] == "all")]
     totals = reconciled_totals(own, pairs)
-    totals = totals.assign(country=totals["country"].map(lambda c: _name(c, names)), market=totals["market"].map(MARKET_LABELS),
-                           cell=[Md(f"{_money(a)} → {_money(b)}") for a, b in zip(totals["own_usd"], totals["reconciled_usd"])])
+    totals = totals.assign(country=totals["country"].map(lambda c: _name(c, names, tr.lang)),
+                           cell=[Md(f"{money(a)} → {money(b)}") for a, b in zip(totals["own_usd"], totals["reconciled_usd"])])
     total_table = totals.pivot_table(index=["country", "market", "direction"], columns="year", values="cell", aggfunc="first")
     imputed = pairs[~pairs["rule"].str.startswith("both")]
-    imputed_list = sorted({f"{pair_name(r)} ({product_label(r.product) if r.market == 'drugs' else MARKET_LABELS[r.market]}): "
-                           f"{r.reason}" for r in imputed.itertuples()})
-    return render("mirror.md.j2", matrices=matrices, n_pairs=len(pairs.groupby(["seller", "buyer"])),
+    imputed_list = sorted({Md(f"{md_text(pair_name(r))} ({md_text(product(r.market, r.product))}): "
+                              f"{md_text(discrepancy_reason(r, tr))}") for r in imputed.itertuples()})
+    return render("mirror.md.j2", tr.lang, matrices=matrices, n_pairs=len(pairs.groupby(["seller", "buyer"])),
                   n_both=len(both.groupby(["seller", "buyer", "market", "product"])),
-                  disagree=[{"pair": pair_name(r), "product": product_label(r.product) if r.market == "drugs" else MARKET_LABELS[r.market],
-                             "year": int(r.year), "seller": _money(r.value_usd_seller), "seller_low": _money(r.mc_p05_usd_seller),
-                             "seller_high": _money(r.mc_p95_usd_seller), "buyer": _money(r.value_usd_buyer),
-                             "buyer_low": _money(r.mc_p05_usd_buyer), "buyer_high": _money(r.mc_p95_usd_buyer), "reason": r.reason}
+                  disagree=[{"pair": pair_name(r), "product": product(r.market, r.product),
+                             "year": int(r.year), "seller": money(r.value_usd_seller), "seller_low": money(r.mc_p05_usd_seller),
+                             "seller_high": money(r.mc_p95_usd_seller), "buyer": money(r.value_usd_buyer),
+                             "buyer_low": money(r.mc_p05_usd_buyer), "buyer_high": money(r.mc_p95_usd_buyer),
+                             "reason": discrepancy_reason(r, tr)}
                             for r in disagree.itertuples()],
                   imputed=imputed_list, detail_table=md_table(detail, include_index=False),
-                  total_table=md_table(total_table))
+                  total_table=md_table(_labels(total_table, tr)))
 
 
 def write_network_example(project: Project) -> bool:
@@ -236,6 +293,7 @@ def write_network_example(project: Project) -> bool:
     from ..model.network import Z90, log_sigma, precision_weight
 
     page = project.book_dir / "countries" / "network-example.md"
+    tr = Translator(project.lang)
     partners = load_partners(project, include_fictional=True)
     fictional = partners[partners["country"].str.startswith("X")] if not partners.empty else partners
     pairs = network_pairs(fictional, {k: v for k, v in load_draws(project, include_fictional=True).items()
@@ -243,11 +301,11 @@ def write_network_example(project: Project) -> bool:
     both = pairs[pairs["rule"].str.startswith("both") & (pairs["market"] == "drugs")] if not pairs.empty else pairs
     page.parent.mkdir(parents=True, exist_ok=True)
     if both.empty or both["quantity_kg_seller"].isna().all():
-        write_if_changed(page, render("results-waiting.md.j2", label="network-example",
-                                      title="Worked example: two neighbours, one reconciled flow",
-                                      message="This example needs the chapters of two fictional neighbours that trade "
-                                              "with each other, Ruritania and Borduria (parameters/XRU.yml and "
-                                              "parameters/XBO.yml): run make book."))
+        write_if_changed(page, render("results-waiting.md.j2", tr.lang, label="network-example",
+                                      title=tr("Worked example: two neighbours, one reconciled flow"),
+                                      message=tr("This example needs the chapters of two fictional neighbours that trade "
+                                                 "with each other, Ruritania and Borduria (parameters/XRU.yml and "
+                                                 "parameters/XBO.yml): run make book.")))
         return False
     last = int(both["year"].max())
     ex = both[(both["year"] == last)].sort_values("value_usd_seller", ascending=False).iloc[0]
@@ -260,14 +318,15 @@ def write_network_example(project: Project) -> bool:
                 "quantity": ex[f"quantity_kg_{prefix}"] / 1e3, "sigma": sigma, "weight": float(precision_weight(sigma))}
 
     s, b = side("seller", "seller"), side("buyer", "buyer")
+    product = lambda m, p: product_label(p, tr) if m == "drugs" else _market(m, tr)  # noqa: E731
     write_if_changed(page, render(
-        "network-example.md.j2", year=last, product=product_label(ex["product"]), seller=s, buyer=b,
+        "network-example.md.j2", tr.lang, year=last, product=product_label(ex["product"], tr), seller=s, buyer=b,
         share=s["weight"] / (s["weight"] + b["weight"]), reconciled=ex["reconciled_usd"] / 1e6,
         reconciled_low=ex["reconciled_p05_usd"] / 1e6, reconciled_high=ex["reconciled_p95_usd"] / 1e6,
-        reconciled_t=ex["reconciled_kg"] / 1e3, z90=Z90, reason=ex["reason"], disagree=bool(ex["disagree"]),
-        matrix=bilateral_matrix(pairs, last, names),
-        imputed=sorted({f"{_name(r.seller, names)} → {_name(r.buyer, names)} ({product_label(r.product) if r.market == 'drugs' else MARKET_LABELS[r.market]}): {r.reason}"
-                        for r in pairs[~pairs["rule"].str.startswith("both")].itertuples()})))
+        reconciled_t=ex["reconciled_kg"] / 1e3, z90=Z90, reason=discrepancy_reason(ex, tr), disagree=bool(ex["disagree"]),
+        matrix=bilateral_matrix(pairs, last, names, tr),
+        imputed=sorted({f"{_name(r.seller, names)} → {_name(r.buyer, names)} ({product(r.market, r.product)}): "
+                        f"{discrepancy_reason(r, tr)}" for r in pairs[~pairs["rule"].str.startswith("both")].itertuples()})))
     return True
 
 
@@ -276,7 +335,8 @@ def write_landing(project: Project, results: pd.DataFrame, names: dict[str, str]
     country's total IFFs in the last year with its interval (from joint draws) and scenario span."""
     from .project import edition
 
-    version, date = edition(project.root)
+    tr = Translator(project.lang)
+    version, date = edition(project.root, project.lang)
     rows, last_year, table = [], None, None
     if not results.empty:
         own = results[(results["partner"] == "all") & (results["basis"] == "own") & (results["product"] == "all")
@@ -291,11 +351,12 @@ def write_landing(project: Project, results: pd.DataFrame, names: dict[str, str]
                 lo, hi = np.percentile(joint[iso][:, years.index(last_year)], [5, 95])
             else:
                 lo = hi = float("nan")
-            rows.append({"country": Md(f"{{doc}}`{md_text(names.get(iso, iso))} </countries/{iso}/index>`"),
-                         f"total {last_year}": _money(by["central"]), "90% interval": Md(f"{_money(lo)}–{_money(hi)}"),
-                         "scenarios": Md(f"{_money(by['low'])}–{_money(by['high'])}")})
+            rows.append({tr("country"): Md(f"{{doc}}`{role_text(names.get(iso, iso))} </countries/{iso}/index>`"),
+                         tr("total {year}").format(year=last_year): _money(by["central"], tr),
+                         tr("90% interval"): Md(f"{_money(lo, tr)}–{_money(hi, tr)}"),
+                         tr("scenarios"): Md(f"{_money(by['low'], tr)}–{_money(by['high'], tr)}")})
         table = md_table(pd.DataFrame(rows), include_index=False)
     path = project.book_dir / "_generated" / "landing.md"
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_if_changed(path, render("landing.md.j2", version=version, date=date, rows=rows, last_year=last_year,
+    write_if_changed(path, render("landing.md.j2", tr.lang, version=version, date=date, rows=rows, last_year=last_year,
                                   table=table))

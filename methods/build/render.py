@@ -22,27 +22,52 @@ def _finalize(value):
     return md_text(value)
 
 
-def environment() -> jinja2.Environment:
+def role_text(label: str) -> str:
+    """Text for the label of a MyST role (``{doc}`label <target>```): inside a role the text is taken
+    as it is, so a backslash escape would show; the characters that would end the label (a
+    backtick, angle brackets) are replaced instead. For labels the program composes."""
+    return " ".join(str(label).split()).replace("`", "'").replace("<", "‹").replace(">", "›")
+
+
+class Message(Md):
+    """A translated ``{% trans %}`` block: Markdown of the template (or of its translation), into
+    which each value is put as literal text (:func:`md_text`, unless it is :class:`Md` already)."""
+
+    def __mod__(self, values):
+        if isinstance(values, dict):
+            values = {k: md_text(v) if v is not None else "" for k, v in values.items()}
+        return Md(str.__mod__(self, values))
+
+
+def environment(lang: str = "en") -> jinja2.Environment:
+    """The environment of the pages in one language: ``{% trans %}`` blocks take their words from
+    the catalogue (a value put into a block must be Markdown already: ``name=name|md``)."""
+    from ..model.i18n import Translator, number
+
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), finalize=_finalize, autoescape=False,
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
-                             lstrip_blocks=True)
+                             lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
+    tr = Translator(lang)
+    env.install_gettext_callables(gettext=lambda s: Message(tr(s)),
+                                  ngettext=lambda s, p, n: Message(tr(s if n == 1 else p)), newstyle=False)
+    env.policies["ext.i18n.trimmed"] = True
     env.filters["html"] = lambda v: Md(html_text(v))
     env.filters["md"] = lambda v: Md(md_text(v))
     env.filters["raw"] = Md  # for Markdown the program composed, e.g. a table it rendered
     # a number the program formats, as it is (inside $...$ math a backslash escape would change it)
-    env.filters["num"] = lambda v, digits=2: Md(f"{float(v):,.{int(digits)}f}")
+    env.filters["num"] = lambda v, digits=2: Md(number(float(v), int(digits), lang))
+    env.globals["lang"] = lang
     return env
 
 
-_ENV: jinja2.Environment | None = None
+_ENV: dict[str, jinja2.Environment] = {}
 
 
-def render(template: str, **context) -> str:
-    """A page from ``methods/build/templates/<template>``."""
-    global _ENV
-    if _ENV is None:
-        _ENV = environment()
-    return _ENV.get_template(template).render(**context)
+def render(template: str, lang: str = "en", **context) -> str:
+    """A page from ``methods/build/templates/<template>``, in English or Spanish."""
+    if lang not in _ENV:
+        _ENV[lang] = environment(lang)
+    return _ENV[lang].get_template(template).render(**context)
 
 
 def yaml_quote(value) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import hashlib
 import json
 import logging
@@ -48,10 +49,13 @@ class Job:
     parameters: tuple  # (name, value) pairs passed to papermill; output_dir is added
     title: str  # replaces __NAME__ in the template's Markdown
     iso: str  # replaces __iso__ (labels unique per country)
+    title_es: str = ""  # the country's name in the Spanish chapter
     metadata: tuple = ()  # (key, value) pairs stored in the notebook's metadata under "iff"
     country: str = ""
     market: str = ""
     timeout: int = 600  # seconds a cell may run (not part of the input hash)
+    engine: str = "warm"  # how the kernel starts (methods.build.kernels); the chapter is the same either way
+    preload: tuple = ()  # the model's modules the chapter imports (for the warm engine's fork server)
 
     @property
     def notebook(self) -> Path:
@@ -156,9 +160,15 @@ def code_hash(project: Project, template: Path) -> str:
     return hash_files([*chapter_code(project, template), project.root / "requirements.txt"], project.root)
 
 
-def job_hash(template: Path, parameters: Path, code: str, draws: int, seed: int) -> str:
+def job_hash(template: Path, parameters: Path, code: str, draws: int, seed: int,
+             catalogues: tuple[Path, ...] = (), editions: tuple[str, ...] = ("en", "es")) -> str:
+    """The fingerprint of a chapter's inputs: its template, its parameter file, the code it imports,
+    the Monte Carlo settings, the editions it is shown in and the catalogues its Spanish words come from."""
     h = hashlib.sha256()
-    for part in (template.read_bytes(), parameters.read_bytes(), code.encode(), f"{draws}:{seed}".encode()):
+    parts = [template.read_bytes(), parameters.read_bytes(), code.encode(),
+             f"{draws}:{seed}:{','.join(editions)}".encode()]
+    parts += [c.read_bytes() if c.is_file() else b"" for c in catalogues]
+    for part in parts:
         h.update(hashlib.sha256(part).digest())
     return h.hexdigest()
 
@@ -182,11 +192,24 @@ class Plan:
     invalid: list[Problem]
 
 
+def module_names(project: Project, files: list[Path]) -> tuple[str, ...]:
+    """The dotted names of the package's modules at ``files`` (``methods/model/results.py`` ...)."""
+    names = []
+    for path in files:
+        parts = list(path.relative_to(project.root).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        names.append(".".join(parts))
+    return tuple(names)
+
+
 def plan(project: Project, countries: list[str] | None = None, markets: list[str] | None = None,
-         draws: int = 10_000, seed: int = 20201015, timeout: int = 600) -> Plan:
+         draws: int = 10_000, seed: int = 20201015, timeout: int = 600, engine: str = "warm",
+         editions: tuple[str, ...] = ("en", "es")) -> Plan:
     """Validate the selected parameter files and list the notebooks to produce."""
     files = project.parameter_files(countries)
     codes: dict[str, str] = {}
+    modules: dict[str, tuple[str, ...]] = {}
     jobs: list[Job] = []
     problems: list[Problem] = []
     bib = project.bib_keys()
@@ -202,41 +225,84 @@ def plan(project: Project, countries: list[str] | None = None, markets: list[str
             template = project.template(market)
             if market not in codes:
                 codes[market] = code_hash(project, template)
+                modules[market] = module_names(project, chapter_code(project, template))
             rel = str(path.relative_to(project.root))
             jobs.append(Job(
                 label=f"{cf.country} {market}", template=str(template),
                 notebook_path=str(project.chapter(cf.country, market).notebook),
-                input_hash=job_hash(template, path, codes[market], draws, seed), root=str(project.root),
+                input_hash=job_hash(template, path, codes[market], draws, seed,
+                                    project.catalogues(cf.country) if "es" in editions else (), tuple(editions)),
+                root=str(project.root),
                 log_file=str(project.logs_dir / f"{cf.country}-{market}.log"), failed_dir=str(project.failed_dir),
                 parameters=(("country", cf.country), ("parameters_file", rel), ("draws", draws), ("seed", seed),
-                            ("glue_details", cf.fictional)),
-                title=cf.name, iso=cf.country.lower(),
+                            ("glue_details", cf.fictional), ("languages", ",".join(editions))),
+                title=cf.name, iso=cf.country.lower(), title_es=cf.name_es or cf.name,
                 metadata=(("country", cf.country), ("name", cf.name), ("fictional", cf.fictional), ("market", market),
                           ("parameters_file", rel)),
-                country=cf.country, market=market, timeout=timeout,
+                country=cf.country, market=market, timeout=timeout, engine=engine,
             ))
-    return Plan(jobs, problems)
+    # one fork server serves every chapter of a run: it preloads the modules of all the templates
+    preload = tuple(sorted(set().union(*modules.values())))
+    return Plan([dataclasses.replace(j, preload=preload) for j in jobs], problems)
 
 
 # ----- execution (runs in a worker process) ---------------------------------------------------------
 
-def postprocess(nb, job: Job) -> None:
+def for_language(nb, lang: str, words: dict[str, str] | None = None):
+    """The chapter in one language, from the executed notebook that holds both: the outputs tagged
+    with the other language are dropped; a figure or text glued for Spanish (``name__es``) takes the
+    place of the English one under its name; in Spanish, each prose cell is its translation from the
+    catalogue (``words``; a cell without one stays in English, and `iff i18n check` reports it)."""
+    from ..model.chapter.languages import GLUE_SUFFIX, LANG_KEY
+
+    nb = copy.deepcopy(nb)
+    suffix = f"{GLUE_SUFFIX}{lang}"
+    replaced = {(o.get("metadata", {}).get("scrapbook") or {}).get("name", "")[: -len(suffix)]
+                for c in nb.cells for o in c.get("outputs", [])
+                if (o.get("metadata", {}).get("scrapbook") or {}).get("name", "").endswith(suffix)} if lang != "en" else set()
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            if lang != "en" and words:
+                cell.source = words.get(cell.source, cell.source)
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            meta = out.get("metadata", {})
+            if meta.get(LANG_KEY, lang) != lang:
+                continue
+            scrap = meta.get("scrapbook") or {}
+            name = scrap.get("name", "")
+            if GLUE_SUFFIX in name:
+                base, _, glued_lang = name.rpartition(GLUE_SUFFIX)
+                if glued_lang != lang:
+                    continue
+                scrap["name"] = base
+            elif name in replaced:
+                continue
+            kept.append(out)
+        if "outputs" in cell:
+            cell.outputs = kept
+    return nb
+
+
+def postprocess(nb, job: Job, lang: str = "en") -> None:
     """Hide parameter cells, give the chapter its country title, make labels unique per country."""
     iso = job.iso
+    title = job.title_es or job.title if lang == "es" else job.title
     for cell in nb.cells:
         tags = cell.metadata.setdefault("tags", [])
         if "parameters" in tags or "injected-parameters" in tags:
             if "remove-cell" not in tags:
                 tags.append("remove-cell")
         if cell.cell_type == "markdown":
-            cell.source = (cell.source.replace(CELL_TITLE_TOKEN, md_text(job.title)).replace(ISO_TOKEN, iso)
+            cell.source = (cell.source.replace(CELL_TITLE_TOKEN, md_text(title)).replace(ISO_TOKEN, iso)
                            .replace(ISO_CODE_TOKEN, iso.upper()))
         for key, value in list(cell.metadata.items()):
             if isinstance(value, (dict, list, str)):
                 text = json.dumps(value)
                 if ISO_TOKEN in text:
                     cell.metadata[key] = json.loads(text.replace(ISO_TOKEN, iso))
-    nb.metadata["iff"] = dict(job.metadata, input_hash=job.input_hash)
+    nb.metadata["iff"] = dict(job.metadata, input_hash=job.input_hash, language=lang)
 
 
 def _error_summary(exc: BaseException, job: Job | None = None) -> tuple[int | None, str]:
@@ -275,10 +341,15 @@ def _execute_notebook(nb, staged_nb: Path, job: Job) -> None:
     """papermill, with up to KERNEL_START_ATTEMPTS attempts when the kernel fails to start."""
     import papermill as pm
 
+    options = dict(PAPERMILL_OPTIONS)
+    if job.engine == "warm":
+        from .kernels import preload_modules, warm_manager
+
+        options["kernel_manager_class"] = warm_manager(preload_modules(list(job.preload)), job.log_file)
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
         try:
             pm.execute_notebook(copy.deepcopy(nb), str(staged_nb), parameters=dict(job.parameters, output_dir=str(staged_nb.parent)),
-                                cwd=job.root, log_output=True, execution_timeout=job.timeout, **PAPERMILL_OPTIONS)
+                                cwd=job.root, log_output=True, execution_timeout=job.timeout, **options)
             return
         except RuntimeError as exc:
             if not kernel_failed_to_start(exc) or attempt == KERNEL_START_ATTEMPTS:
@@ -314,6 +385,13 @@ def execute_job(job: Job) -> JobResult:
         nb = jupytext.read(job.template)
         _execute_notebook(nb, staged_nb, job)
         done = nbformat.read(staged_nb, as_version=4)
+        from ..model.i18n import Translator
+
+        if "es" in dict(job.parameters).get("languages", "en,es").split(","):
+            spanish = for_language(done, "es", Translator("es", locales=Path(job.root) / "book" / "locales").words)
+            postprocess(spanish, job, "es")
+            nbformat.write(spanish, stage / ChapterFiles(stage, job.market).notebook_es.name)
+        done = for_language(done, "en")
         postprocess(done, job)
         nbformat.write(done, staged_nb)
         # move results first, the chapter next, the manifest last: a run cut short is redone
@@ -354,11 +432,32 @@ def _import_execution_modules() -> None:
     import papermill  # noqa: F401
 
 
-def warm_pool(workers: int) -> ProcessPoolExecutor:
-    """A local process pool whose first worker starts at once and imports papermill, so that the
-    import overlaps what the caller does next (loading the book builder, starting Sphinx)."""
-    pool = ProcessPoolExecutor(max_workers=workers)
-    pool.submit(_import_execution_modules)
+def _start_worker(preload: tuple[str, ...]) -> None:
+    """A worker's start: with the warm engine, its fork server starts at once and imports the
+    chapters' packages while the worker imports papermill (see :mod:`methods.build.kernels`)."""
+    if preload:
+        from .kernels import fork_server, preload_modules
+
+        fork_server(preload_modules(list(preload)))  # starts it: it imports while this worker does
+    _import_execution_modules()
+
+
+def _preload(jobs: list[Job]) -> tuple[str, ...]:
+    return next((j.preload for j in jobs if j.engine == "warm"), ())
+
+
+def worker_pool(workers: int, jobs: list[Job]) -> ProcessPoolExecutor:
+    """A local process pool for ``jobs``: each worker starts its fork server (warm engine) and
+    imports papermill when it starts."""
+    return ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(_preload(jobs),))
+
+
+def warm_pool(workers: int, jobs: list[Job] = ()) -> ProcessPoolExecutor:
+    """A local process pool whose workers start at once (their fork servers importing the chapters'
+    packages, themselves importing papermill), so that this overlaps what the caller does next
+    (loading the book builder, starting Sphinx)."""
+    pool = worker_pool(workers, list(jobs))
+    pool.submit(int)  # starts the workers
     return pool
 
 
@@ -495,7 +594,7 @@ def _execute(project: Project, planned: list[Job], report: RunReport, jobs: int 
         client = connect_to_scheduler(scheduler, timeout)
         executor = client.get_executor()
     else:
-        executor = pool or ProcessPoolExecutor(max_workers=workers)
+        executor = pool or worker_pool(workers, todo)
     # on a cluster, a scheduler that accepts the jobs but never runs them must not hang the run
     deadline = timeout * len(todo) + 60 if scheduler else None
     finished = False

@@ -1,6 +1,6 @@
 """Run jupyter-book's Sphinx build in its own process (called by :func:`methods.build.pages.build_html`).
 
-Usage: python -m methods.build.sphinxbuild SOURCE_DIR OUTPUT_DIR CONFIG_YML TOC_YML JOBS MODE
+Usage: python -m methods.build.sphinxbuild SOURCE_DIR OUTPUT_DIR CONFIG_YML TOC_YML JOBS MODE [LANG]
 
 MODE ``full`` is ``jupyter-book build SOURCE --all -W -n --keep-going`` (every page re-read),
 ``singlehtml`` the same as one page (for the PDF edition),
@@ -9,29 +9,63 @@ only the pages whose sources changed and the pages that depend on them, still wi
 errors. ``serve`` prepares an incremental build (loads the extensions and the previous
 environment), prints ``ready``, and waits for one line on its standard input: ``build`` builds,
 anything else exits without building. `iff build` uses it to prepare the book while the chapters
-are executed.
+are executed. ``LANG`` (``en`` by default, or ``es``) is the edition's language: the Spanish
+edition's pages are translated from the catalogues as they are read (see :mod:`methods.build.editions`).
 """
 import os
 import sys
 from pathlib import Path
 
 
-def build(source, output, config, toc, jobs, fresh, wait_for_go=False, builder="html") -> int:
+def language_config(project, sphinx_config: dict, lang: str) -> dict:
+    """The configuration of one edition: in Spanish, the language (Sphinx's and the theme's own
+    words, the search's stemmer, ``<html lang>``), the compiled catalogues of the pages, and the
+    handbook's title, footer and search prompt from the catalogue ``iff.po``."""
+    from methods.model.i18n import Translator
+
+    other = {"en": "es", "es": "en"}[lang]
+    sphinx_config.update(iff_language=lang, iff_other_language=other,
+                         iff_other_root=f"{other}/" if lang == "en" else "../")
+    if lang == "en":
+        sphinx_config.setdefault("language", "en")
+        return sphinx_config
+    tr = Translator(lang)
+    theme = dict(sphinx_config.get("html_theme_options") or {})
+    for key in ("search_bar_text", "extra_footer"):
+        if isinstance(theme.get(key), str):
+            theme[key] = tr(" ".join(theme[key].split()))
+    sphinx_config.update(
+        language=lang, locale_dirs=[str(project.locale_build_dir)], gettext_compact=False,
+        gettext_auto_build=False, translation_progress_classes="untranslated", html_theme_options=theme,
+        bibtex_reference_style=f"{sphinx_config.get('bibtex_reference_style', 'author_year')}_{lang}")
+    if isinstance(sphinx_config.get("copyright"), str) and isinstance(sphinx_config.get("author"), str):
+        sphinx_config["copyright"] = sphinx_config["copyright"].replace(sphinx_config["author"], tr(sphinx_config["author"]))
+    for key in ("project", "html_title", "author"):
+        if isinstance(sphinx_config.get(key), str):
+            sphinx_config[key] = tr(sphinx_config[key])
+    return sphinx_config
+
+
+def build(source, output, config, toc, jobs, fresh, wait_for_go=False, builder="html", lang="en") -> int:
     from jupyter_book.config import get_final_config
     from sphinx.application import Sphinx
     from sphinx.util.docutils import docutils_namespace, patch_docutils
 
     source, output = Path(source), Path(output)
-    from methods.build.project import edition
+    from methods.build.project import Project, edition
 
-    version, date = edition(source.parent)
+    project = Project.find(source)
+    version, date = edition(project.root, lang)
     overrides = {"external_toc_path": Path(toc).as_posix(), "latex_individualpages": False, "nitpicky": True,
                  "iff_edition": version, "iff_edition_date": date,
-                 "myst_substitutions": {"edition": version, "edition_year": date.split()[-1]}}
+                 "myst_substitutions": {"edition": version, "edition_year": date.split()[-1]},
+                 "gettext_compact": False, "gettext_additional_targets": []}
     sphinx_config, _ = get_final_config(user_yaml=Path(config), cli_config=overrides, sourcedir=source,
                                         use_external_toc=True)
+    sphinx_config = language_config(project, sphinx_config, lang)
+    doctrees = Project(project.root, lang).doctree_dir if builder == "html" else output.parent / f".doctrees-{builder}-{lang}"
     with patch_docutils(str(source)), docutils_namespace():
-        app = Sphinx(srcdir=str(source), confdir=None, outdir=str(output), doctreedir=str(output.parent / ".doctrees"),
+        app = Sphinx(srcdir=str(source), confdir=None, outdir=str(output), doctreedir=str(doctrees),
                      buildername=builder, confoverrides=sphinx_config, status=sys.stdout, warning=sys.stderr,
                      freshenv=fresh, warningiserror=True, keep_going=True, parallel=int(jobs))
         # as jupyter-book does: continuous section numbers across the parts of the table of contents
@@ -56,7 +90,7 @@ def build(source, output, config, toc, jobs, fresh, wait_for_go=False, builder="
 
 
 SPECIAL_PAGES = {"genindex.html", "search.html", "py-modindex.html"}
-ASSET_DIRS = {"_static", "_sources", "_images", "_downloads", "mathjax"}
+ASSET_DIRS = {"_static", "_sources", "_images", "_downloads", "mathjax", "es"}  # es: the Spanish edition
 
 
 def remove_orphan_pages(output: Path, docnames) -> list[Path]:
@@ -90,12 +124,13 @@ def _compile_templates(app) -> None:
 
 
 def main(argv: list[str]) -> int:
-    source, output, config, toc, jobs, *mode = argv
-    mode = (mode or ["full"])[0]
+    source, output, config, toc, jobs, *rest = argv
+    mode = (rest or ["full"])[0]
+    lang = rest[1] if len(rest) > 1 else "en"
     try:
-        if mode == "singlehtml":  # the whole book as one page, for the PDF edition
-            return build(source, output, config, toc, jobs, fresh=True, builder="singlehtml")
-        return build(source, output, config, toc, jobs, fresh=mode == "full", wait_for_go=mode == "serve")
+        if mode in ("singlehtml", "gettext"):  # the whole book as one page (PDF); the messages to translate
+            return build(source, output, config, toc, jobs, fresh=True, builder=mode, lang=lang)
+        return build(source, output, config, toc, jobs, fresh=mode == "full", wait_for_go=mode == "serve", lang=lang)
     except Exception as exc:  # noqa: BLE001 - reported to the caller through the log
         print(f"ERROR: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

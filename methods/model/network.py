@@ -33,7 +33,10 @@ import numpy as np
 import pandas as pd
 
 from .accounting import discrepancy_share
+from .i18n import Translator
 from .params.partners import partner_name
+
+EN = Translator("en")
 
 Z90 = 1.6448536269514722  # the 95th percentile of the standard normal
 PRECEDENCE = 1e12  # the weight of a side whose interval has no width (an observed flow)
@@ -175,33 +178,36 @@ def reconciled_totals(own_totals: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataF
             .sort_values(["country", "market", "direction", "year"], kind="stable").reset_index(drop=True))
 
 
-def discrepancy_reason(row) -> str:
+def discrepancy_reason(row, tr: Translator = EN) -> str:
     """Why the two own estimates of a flow differ: which side is missing, or whether the gap comes
-    mainly from the quantities or from the prices each country applied.
+    mainly from the quantities or from the prices each country applied (in the language of ``tr``).
 
     With :math:`V = Q \\times p` on each side, :math:`\\ln(V_s/V_b) = \\ln(Q_s/Q_b) + \\ln(p_s/p_b)`;
     the larger term names the main cause.
     """
     vs, vb = row.value_usd_seller, row.value_usd_buyer
-    seller, buyer = partner_name(row.seller), partner_name(row.buyer)
+    seller, buyer = partner_name(row.seller, tr.lang), partner_name(row.buyer, tr.lang)
     if pd.isna(vb):
-        return f"not modelled by {buyer} (no purchase from {seller} in its parameter file)"
+        return tr("not modelled by {buyer} (no purchase from {seller} in its parameter file)").format(buyer=buyer, seller=seller)
     if pd.isna(vs):
-        return f"not modelled by {seller} (no sale to {buyer} in its parameter file)"
+        return tr("not modelled by {seller} (no sale to {buyer} in its parameter file)").format(buyer=buyer, seller=seller)
     qs, qb = row.quantity_kg_seller, row.quantity_kg_buyer
     if not all(np.isfinite(x) and x > 0 for x in (vs, vb)):
-        return "one side is zero"
+        return tr("one side is zero")
     if not all(np.isfinite(x) and x > 0 for x in (qs, qb)):
-        return "the two estimates agree within 5%" if abs(np.log(vs / vb)) < 0.05 else "estimated independently by each country"
+        return (tr("the two estimates agree within 5%") if abs(np.log(vs / vb)) < 0.05
+                else tr("estimated independently by each country"))
     ps, pb = vs / qs, vb / qb
     dq, dp = abs(np.log(qs / qb)), abs(np.log(ps / pb))
     if max(dq, dp) < 0.05:
-        return "the two estimates agree within 5%"
+        return tr("the two estimates agree within 5%")
     if dq >= dp:
         bigger = seller if qs > qb else buyer
-        return f"mainly the quantity: {bigger}'s data give a larger flow ({qs / 1e3:,.1f} t vs {qb / 1e3:,.1f} t)"
+        return tr("mainly the quantity: {country}'s data give a larger flow ({seller_t} t vs {buyer_t} t)").format(
+            country=bigger, seller_t=tr.number(qs / 1e3, 1), buyer_t=tr.number(qb / 1e3, 1))
     higher = seller if ps > pb else buyer
-    return f"mainly the price: {higher} values the flow at a higher price (US$ {ps:,.0f} vs {pb:,.0f} per kg)"
+    return tr("mainly the price: {country} values the flow at a higher price (US$ {seller_p} vs {buyer_p} per kg)").format(
+        country=higher, seller_p=tr.number(ps, 0), buyer_p=tr.number(pb, 0))
 
 
 def joint_total_draws(draws: dict[tuple[str, str], dict[tuple, np.ndarray]], key: tuple = ("all", "total"),

@@ -24,6 +24,11 @@ class ChapterFiles:
         return self.folder / f"{self.market}.ipynb"
 
     @property
+    def notebook_es(self) -> Path:
+        """The Spanish chapter, written from the same execution."""
+        return self.folder / f"{self.market}.es.ipynb"
+
+    @property
     def manifest(self) -> Path:
         return self.folder / f".{self.market}.manifest.json"
 
@@ -45,7 +50,7 @@ class ChapterFiles:
 
     def all(self) -> list[Path]:
         """Every file of the chapter (what is removed when the chapter is dropped)."""
-        return [self.notebook, self.manifest, self.summary, self.flows, self.partners, self.draws]
+        return [self.notebook, self.notebook_es, self.manifest, self.summary, self.flows, self.partners, self.draws]
 
 
 def write_csv(table, path: Path) -> None:

@@ -205,8 +205,8 @@ class ChapterResults:
     *draws*: the central scenario's Monte Carlo draws of the totals and of the flows by counterpart
     (arrays draws x years), for aggregates computed draw by draw (over markets, countries, GDP).
 
-    *scenarios*: the inputs of the low, central and high scenarios, ordered by outcome
-    (:func:`~methods.model.uncertainty.ordered_scenario`).
+    *scenarios*: the inputs of the low, central and high scenarios of the total, ordered by outcome
+    (:func:`~methods.model.uncertainty.extreme_scenarios`; each other output has its own).
     """
 
     summary: pd.DataFrame
@@ -223,7 +223,7 @@ def summary_frame(cf: CountryFile, market: str, prepared, n_draws: int, seed: in
 def chapter_results(cf: CountryFile, market: str, prepared, n_draws: int, seed: int) -> ChapterResults:
     """Scenarios ordered by outcome, the Monte Carlo within each, and the tables of
     :class:`ChapterResults`."""
-    from .uncertainty import SCENARIOS, monte_carlo, ordered_scenario, percentiles
+    from .uncertainty import SCENARIOS, extreme_scenarios, monte_carlo, percentiles, scenario_fingerprint
 
     years = cf.years
     prefix = market_prefix(market)
@@ -250,28 +250,48 @@ def chapter_results(cf: CountryFile, market: str, prepared, n_draws: int, seed: 
                 "status": STATUS[status],
                 "sources": ";".join(sources.get(product, sorted({k for v in sources.values() for k in v})))}
 
-    scenario_values = {name: ordered_scenario(prepared, evaluate, name, ("all", "total"), prefix) for name in SCENARIOS}
-    partner_rows = []
-    kept_draws: dict[tuple, np.ndarray] = {}
+    at_central = market_results(cf, market, prepared.central)  # the flows by partner, from the same draws
+    keys = [k for k in at_central if len(k) == 2]
+    # each output's own low and high scenario (low <= central <= high for every row); the table of
+    # what each scenario sets shows those of the total
+    extremes = extreme_scenarios(prepared, evaluate, keys, prefix)
+    scenario_values = {"low": extremes[("low", ("all", "total"))], "central": prepared.central,
+                       "high": extremes[("high", ("all", "total"))]}
+    runs: dict[bytes, tuple[dict, dict]] = {}  # one Monte Carlo per distinct scenario
+
+    def run(base):
+        fp = scenario_fingerprint(base, prepared, prefix)
+        if fp not in runs:
+            runs[fp] = (evaluate(base), percentiles(monte_carlo(prepared, evaluate, n=n_draws, seed=seed,
+                                                                prefix=prefix, base=base)))
+        return runs[fp]
+
+    draws = monte_carlo(prepared, lambda v: market_results(cf, market, v), n=n_draws, seed=seed, prefix=prefix,
+                        base=prepared.central)
+    pct_central = percentiles(draws)
+    partner_rows = _partner_rows(cf, market, at_central, pct_central, drug_of, labels)
+    kept_draws = {k: a for k, a in draws.items() if (len(k) == 2 and k[0] == "all") or k[0] == "value"}
+    det_central = {k: a for k, a in at_central.items() if len(k) == 2}
+    runs[scenario_fingerprint(prepared.central, prepared, prefix)] = (det_central, pct_central)
+    estimated = set(det_central)
+    gaps = [(drug, p, d) for drug, p, d, _ in missing if (p, d) not in estimated or not np.any(det_central[(p, d)])]
+    partial_directions = {d for _, _, d in gaps} | ({"total"} if gaps else set())
     scenarios = SCENARIOS + (("fob",) if market == "drugs" and has_fob_rule(cf) else ())
     for scenario in scenarios:
-        ev = (lambda v: market_totals(cf, market, v, valuation="fob")) if scenario == "fob" else evaluate
-        if scenario == "central":
-            ev = lambda v: market_results(cf, market, v)  # noqa: E731 (the flows by partner, from the same draws)
-        base = scenario_values["central" if scenario == "fob" else scenario]
-        det = ev(base)
-        draws = monte_carlo(prepared, ev, n=n_draws, seed=seed, prefix=prefix, base=base)
-        pct = percentiles(draws)
-        if scenario == "central":
-            partner_rows = _partner_rows(cf, market, det, pct, drug_of, labels)
-            kept_draws = {k: a for k, a in draws.items() if (len(k) == 2 and k[0] == "all") or k[0] == "value"}
-            det = {k: a for k, a in det.items() if len(k) == 2}
-        estimated = {(p, d) for p, d in det}
-        gaps = [(drug, p, d) for drug, p, d, _ in missing if (p, d) not in estimated or not np.any(det[(p, d)])]
-        partial_directions = {d for _, _, d in gaps} | ({"total"} if gaps else set())
-        for (product, direction), arr in det.items():
+        if scenario == "fob":
+            fob = lambda v: market_totals(cf, market, v, valuation="fob")  # noqa: E731
+            fob_det = fob(prepared.central)
+            fob_pct = percentiles(monte_carlo(prepared, fob, n=n_draws, seed=seed, prefix=prefix, base=prepared.central))
+        for (product, direction) in det_central:
             if any(p == product and d == direction for _, p, d in gaps):
                 continue  # shown below as not estimated
+            if scenario == "fob":
+                det, pct = fob_det, fob_pct
+            elif scenario == "central":
+                det, pct = det_central, pct_central
+            else:
+                det, pct = run(extremes[(scenario, (product, direction))])
+            arr = det[(product, direction)]
             status = "partial" if product == "all" and direction in partial_directions else "estimated"
             for i, year in enumerate(years):
                 rows.append(row(scenario, product, direction, i, year, status, float(np.asarray(arr)[..., i]),
@@ -280,7 +300,14 @@ def chapter_results(cf: CountryFile, market: str, prepared, n_draws: int, seed: 
         for drug, product, direction in gaps:
             for i, year in enumerate(years):
                 rows.append(row(scenario, product, direction, i, year, "not_estimated", drug=drug))
-    return ChapterResults(pd.DataFrame(rows), pd.DataFrame(partner_rows, columns=PARTNER_COLUMNS), kept_draws,
+    summary = pd.DataFrame(rows)
+    numbers = summary[["value_usd", "mc_p05_usd", "mc_median_usd", "mc_p95_usd"]].to_numpy(dtype=float)
+    if np.isinf(numbers).any():  # the model checks its own outputs: nothing infinite reaches a chapter
+        bad = summary[np.isinf(numbers).any(axis=1)].iloc[0]
+        raise ModelError(f"parameters/{cf.country}.yml: markets.{market}: the {bad['scenario']} scenario of "
+                         f"{bad['product']} ({bad['direction']}, {bad['year']}) is not a finite number: check the "
+                         "bounds of its inputs (a bound of zero where the model divides, or far too large)")
+    return ChapterResults(summary, pd.DataFrame(partner_rows, columns=PARTNER_COLUMNS), kept_draws,
                           scenario_values)
 
 

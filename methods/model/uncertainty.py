@@ -5,8 +5,9 @@ Two kinds of uncertainty are kept apart.
 * **Structural scenarios.** Where ownership changes hands and who is resident (the point-of-sale
   shares of each drug route, the share of imports that stays foreign-owned; the place of payment
   and the residence of smugglers) are not sampled. The scenarios are ordered by their outcome:
-  ``low`` sets each structural input to the bound that lowers the market's total in that year,
-  ``high`` to the bound that raises it, ``central`` to its value (:func:`ordered_scenario`).
+  for each published output (the total, the inward and the outward flows, each product), ``low``
+  sets the structural inputs to the bounds that give its lowest value in that year, ``high`` to
+  those that give its highest, ``central`` to their values (:func:`extreme_scenarios`).
 * **Input uncertainty.** Every other input with ``low``/``high`` bounds is drawn from a two-piece
   distribution whose **median is the input's value**: half the probability lies between ``low`` and
   the value, half between the value and ``high``, each half uniform, triangular (densest at the
@@ -282,6 +283,64 @@ def ordered_scenario(prepared: Prepared, evaluate: Evaluate, name: str, key: tup
     return current
 
 
+MAX_VERTICES_INPUTS = 14  # 2**14 combinations of bounds are evaluated at once; more inputs: one search per output
+
+
+def extreme_scenarios(prepared: Prepared, evaluate: Evaluate, keys: list[tuple], prefix: tuple = ()
+                      ) -> dict[tuple[str, tuple], Values]:
+    """For every output in ``keys``, its own ``low`` and ``high`` structural scenarios, ordered by its
+    own outcome: year by year, the combination of the structural inputs' bounds (each input at its
+    low or its high bound) that gives the lowest (highest) value of that output, or the central
+    values where no combination lowers (raises) it. So ``low <= central <= high`` holds for every
+    output — the total, inward and outward flows, each product — even where the bound that lowers
+    the inward flows raises the outward ones. Keys of the result: ``(name, key)``.
+
+    Every combination is evaluated at once, as the rows of one vectorised evaluation (the model
+    computes draws side by side); with more than :data:`MAX_VERTICES_INPUTS` structural inputs, the
+    coordinate search of :func:`ordered_scenario` is run for each output instead.
+    """
+    inputs = prepared.structural_inputs(prefix)
+    central = prepared.central
+    out: dict[tuple[str, tuple], Values] = {}
+    if not inputs:
+        return {(name, key): central for name in ("low", "high") for key in keys}
+    if len(inputs) > MAX_VERTICES_INPUTS:
+        return {(name, key): ordered_scenario(prepared, evaluate, name, key, prefix) for name in ("low", "high")
+                for key in keys}
+    n_years = len(prepared.cf.years)
+    m = len(inputs)
+    bits = ((np.arange(2 ** m)[:, None] >> np.arange(m)) & 1).astype(bool)  # combination x input
+    vertices = {}
+    for j, info in enumerate(inputs):
+        low = np.broadcast_to(np.asarray(prepared.lows[info.path], dtype=float), (n_years,))
+        high = np.broadcast_to(np.asarray(prepared.highs[info.path], dtype=float), (n_years,))
+        vertices[info.path] = np.where(bits[:, j:j + 1], high[None, :], low[None, :])
+    at_vertices = evaluate(central.replace(vertices))
+    at_central = evaluate(central)
+    years = np.arange(n_years)
+    for key in keys:
+        values = np.broadcast_to(np.asarray(at_vertices[key], dtype=float), (2 ** m, n_years))
+        c = np.broadcast_to(np.asarray(at_central[key], dtype=float), (n_years,))
+        for name, sign in (("low", -1.0), ("high", 1.0)):
+            best = np.argmax(sign * values, axis=0)  # per year
+            better = sign * values[best, years] > sign * c + 1e-9 * np.maximum(np.abs(c), 1.0)
+            if not better.any():
+                out[(name, key)] = central
+                continue
+            out[(name, key)] = central.replace({
+                info.path: np.where(better, vertices[info.path][best, years],
+                                    np.broadcast_to(np.asarray(central.at(info.path), dtype=float), (n_years,)))
+                for info in inputs})
+    return out
+
+
+def scenario_fingerprint(values: Values, prepared: Prepared, prefix: tuple = ()) -> bytes:
+    """What tells two scenarios apart: the values of the structural inputs (under ``prefix``)."""
+    parts = [np.ascontiguousarray(np.asarray(values.at(i.path), dtype=float)).tobytes()
+             for i in prepared.structural_inputs(prefix)]
+    return hashlib.sha256(b"|".join(parts)).digest()
+
+
 def scenario_settings(prepared: Prepared, scenarios: dict[str, Values], prefix: tuple = ()) -> list[dict]:
     """What each scenario sets: every structural input (under ``prefix``) with its value in each
     scenario, per year."""
@@ -363,12 +422,17 @@ def first_order_share(u, y, bins: int = 20) -> float:
 
 
 def variance_shares(prepared: Prepared, evaluate: Evaluate, key: tuple, year_index: int = -1, n: int = DEFAULT_DRAWS,
-                    seed: int = DEFAULT_SEED, prefix: tuple = (), base: Values | None = None) -> VarianceShares:
+                    seed: int = DEFAULT_SEED, prefix: tuple = (), base: Values | None = None,
+                    draws: np.ndarray | None = None) -> VarianceShares:
     """Measured versus assumed: the first-order share of the variance of output ``key`` (one year)
     that comes from each sampled input (inputs drawn together count once), summed by whether the
-    inputs rest on assumptions only or have a source; what is left is interactions."""
+    inputs rest on assumptions only or have a source; what is left is interactions. ``draws``: the
+    Monte Carlo draws of ``key`` (draws x years) made with the same ``n``, ``seed`` and ``base``, if
+    the caller has them already (they are then not drawn again)."""
     uniforms = prepared.uniforms(n, seed, prefix)
-    y = monte_carlo(prepared, evaluate, n=n, seed=seed, prefix=prefix, base=base)[key][:, year_index]
+    if draws is None:
+        draws = monte_carlo(prepared, evaluate, n=n, seed=seed, prefix=prefix, base=base)[key]
+    y = np.asarray(draws)[:, year_index]
     groups: dict[tuple, list[InputInfo]] = {}
     for info in prepared.sampled_inputs(prefix):
         groups.setdefault(prepared.keys[info.path], []).append(info)

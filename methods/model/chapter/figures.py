@@ -9,7 +9,11 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
 
+from ..i18n import N_, Translator  # noqa: E402
 from ..params import PLACES, STAGE_LABELS  # noqa: E402
+
+EN = Translator("en")
+PLACE_NAMES = {"origin": N_("origin"), "transit": N_("transit"), "destination": N_("destination")}
 
 INWARD, OUTWARD, DOMESTIC, OTHER = "#1b7837", "#b2182b", "#878787", "#d9d9d9"
 PALETTE = ["#2166ac", "#4393c3", "#92c5de", "#f4a582", "#d6604d", "#b2182b", "#5aae61", "#9970ab"]
@@ -26,15 +30,15 @@ plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "font.size": 11, "ax
                      "font.family": ["DejaVu Sans", "sans-serif"]})
 
 
-def _money(x: float) -> str:
+def _money(x: float, tr: Translator = EN) -> str:
     a = abs(x)
     if a >= 1e9:
-        return f"${x / 1e9:,.2f} bn"
+        return tr("${value} bn").format(value=tr.number(x / 1e9, 2))
     if a >= 1e6:
-        return f"${x / 1e6:,.1f} m"
+        return tr("${value} m").format(value=tr.number(x / 1e6, 1))
     if a >= 1e3:
-        return f"${x / 1e3:,.0f} k"
-    return f"${x:,.0f}"
+        return tr("${value} k").format(value=tr.number(x / 1e3, 0))
+    return "$" + tr.number(x, 0)
 
 
 def _wrap(text: str, width: int) -> str:
@@ -44,15 +48,15 @@ def _wrap(text: str, width: int) -> str:
     return "\n".join(textwrap.wrap(str(text), width)) or str(text)
 
 
-def _qty(x: float, unit: str) -> str:
+def _qty(x: float, unit: str, tr: Translator = EN) -> str:
     if unit == "t":
-        return f"{x:,.0f} t"
+        return f"{tr.number(x, 0)} t"
     if x >= 1e3:
-        return f"{x / 1e3:,.1f} t"
-    return f"{x:,.0f} kg"
+        return f"{tr.number(x / 1e3, 1)} t"
+    return f"{tr.number(x, 0)} kg"
 
 
-def chain_diagram(chain_result, year_index: int, year: int, title: str):
+def chain_diagram(chain_result, year_index: int, year: int, title: str, tr: Translator = EN):
     """The chain read from top to bottom: a box per stage with its supply, what stays in the country
     (seized, consumed, lost, licit use) beside it, and what crosses the border (exports: inward IFFs;
     imports and chemicals: outward IFFs; drug in transit, which is no IFF) on the right."""
@@ -78,40 +82,46 @@ def chain_diagram(chain_result, year_index: int, year: int, title: str):
     for i, name in enumerate(names):
         b = chain_result.balances[name]
         y = row * (n - 1 - i) + 0.35
-        unit_note = {"coca_leaf": "leaf", "opium": "gum"}.get(name, "pure")
+        unit_note = tr({"coca_leaf": N_("leaf"), "opium": N_("gum")}.get(name, N_("pure")))
         ax.add_patch(FancyBboxPatch((0.05, y), 2.3, 0.95, boxstyle="round,pad=0.05", fc="#eef3f8", ec="#2166ac"))
-        ax.text(1.2, y + 0.64, _wrap(STAGE_LABELS[name].capitalize(), 20), ha="center", va="center", fontsize=11,
+        ax.text(1.2, y + 0.64, _wrap(tr(STAGE_LABELS[name]).capitalize(), 20), ha="center", va="center", fontsize=11,
                 weight="bold", linespacing=1.1)
         supply = at(b.processed()) + at(b.imports)
-        ax.text(1.2, y + 0.2, f"supply {_qty(supply, b.unit)} ({unit_note})", ha="center", va="center", fontsize=MIN_FONT)
+        ax.text(1.2, y + 0.2, tr("supply {quantity} ({unit})").format(quantity=_qty(supply, b.unit, tr), unit=unit_note),
+                ha="center", va="center", fontsize=MIN_FONT)
         if i < n - 1:
             ax.add_patch(FancyArrowPatch((1.2, y - 0.08), (1.2, y - row + 1.05), arrowstyle="-|>", mutation_scale=14,
                                          color="#2166ac"))
-            ax.text(1.3, y - (row - 0.95) / 2 - 0.05, f"to next stage: {_qty(at(b.outflow), b.unit)}", fontsize=MIN_FONT,
+            ax.text(1.3, y - (row - 0.95) / 2 - 0.05, tr("to next stage: {quantity}").format(quantity=_qty(at(b.outflow), b.unit, tr)),
+                    fontsize=MIN_FONT,
                     va="center", color="#2166ac")
-        stays = [(item, label) for item, label in (("seizures", "seized"), ("consumption", "consumed"), ("losses", "lost"),
-                                                   ("licit_use", "licit use")) if at(getattr(b, item)) > 0]
-        lines = [f"{label}: {_qty(at(getattr(b, item)), b.unit)}" for item, label in stays]
+        stays = [(item, label) for item, label in (("seizures", N_("seized")), ("consumption", N_("consumed")),
+                                                   ("losses", N_("lost")), ("licit_use", N_("licit use")))
+                 if at(getattr(b, item)) > 0]
+        lines = [f"{tr(label)}: {_qty(at(getattr(b, item)), b.unit, tr)}" for item, label in stays]
         if lines:
-            ax.text(2.55, y + 0.9, "stays in the country\n" + "\n".join(lines), ha="left", va="top", fontsize=MIN_FONT,
+            ax.text(2.55, y + 0.9, tr("stays in the country") + "\n" + "\n".join(lines), ha="left", va="top", fontsize=MIN_FONT,
                     color="#444444", linespacing=1.25)
         crossing = []
         if at(b.exports) > 0:
-            crossing.append((f"exports {_qty(at(b.exports), b.unit)}\n→ inward IFF {_money(inward_by_stage.get(name, 0.0))}", INWARD))
+            crossing.append((tr("exports {quantity}\n→ inward IFF {value}").format(
+                quantity=_qty(at(b.exports), b.unit, tr), value=_money(inward_by_stage.get(name, 0.0), tr)), INWARD))
         if at(b.imports) > 0:
-            crossing.append((f"imports {_qty(at(b.imports), b.unit)}\n→ outward IFF {_money(outward_by_stage.get(name, 0.0))}", OUTWARD))
+            crossing.append((tr("imports {quantity}\n→ outward IFF {value}").format(
+                quantity=_qty(at(b.imports), b.unit, tr), value=_money(outward_by_stage.get(name, 0.0), tr)), OUTWARD))
         if chemicals.get(name, 0.0) > 0:
-            crossing.append((f"chemicals bought abroad\n→ outward IFF {_money(chemicals[name])}", OUTWARD))
+            crossing.append((tr("chemicals bought abroad\n→ outward IFF {value}").format(value=_money(chemicals[name], tr)),
+                             OUTWARD))
         if at(getattr(b, "transit_in", 0.0)) > 0:
-            crossing.append((f"in transit (no IFF): {_qty(at(b.transit_in), b.unit)} in,\n"
-                             f"{_qty(at(b.transit_out), b.unit)} out", DOMESTIC))
+            crossing.append((tr("in transit (no IFF): {entering} in,\n{leaving} out").format(
+                entering=_qty(at(b.transit_in), b.unit, tr), leaving=_qty(at(b.transit_out), b.unit, tr)), DOMESTIC))
         for k, (text, color) in enumerate(crossing):
             ax.text(4.45, y + 0.95 - 0.5 * k, text, ha="left", va="top", fontsize=MIN_FONT, color=color, linespacing=1.15)
     ax.set_title(_wrap(f"{title}, {year}", 70), loc="left")
     return fig
 
 
-def price_ladder(points: list[tuple[str, float]], title: str):
+def price_ladder(points: list[tuple[str, float]], title: str, tr: Translator = EN):
     """Prices per pure kilogram at each place, on a logarithmic scale."""
     labels = [_wrap(p[0], 40) for p in points]
     values = [p[1] for p in points]
@@ -121,39 +131,42 @@ def price_ladder(points: list[tuple[str, float]], title: str):
     ax.set_yticks(range(len(points)), labels)
     ax.invert_yaxis()
     ax.set_xscale("log")
-    ax.set_xlabel("US dollars per kilogram of pure drug (log scale)")
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())  # unlabelled ticks: only time to draw
+    ax.set_xlabel(tr("US dollars per kilogram of pure drug (log scale)"))
     for i, val in enumerate(values):
-        ax.text(val * 1.05, i, f"{val:,.0f}", va="center", fontsize=MIN_FONT)
+        ax.text(val * 1.05, i, tr.number(val, 0), va="center", fontsize=MIN_FONT)
     ax.set_title(title, loc="left")
     return fig
 
 
 def iff_by_year(years: list[int], inward: dict[str, np.ndarray], outward: dict[str, np.ndarray],
-                title: str, low=None, high=None, labels: dict[str, str] | None = None):
+                title: str, low=None, high=None, labels: dict[str, str] | None = None, tr: Translator = EN):
     """Inward (up) and outward (down) IFFs by year, stacked by product, with the total's interval."""
     fig, ax = plt.subplots(figsize=(WIDTH, 4.6), layout="constrained")
     x = np.arange(len(years))
     products = sorted(set(inward) | set(outward))
     colors = {p: PALETTE[i % len(PALETTE)] for i, p in enumerate(products)}
-    name = {p: (labels or {}).get(p, STAGE_LABELS.get(p, p.replace("_", " "))) for p in products}
+    from .tables import product_label
+
+    name = {p: (labels or {}).get(p) or product_label(p, tr) for p in products}
     up = np.zeros(len(years))
     down = np.zeros(len(years))
     for p in products:
         if p in inward and np.any(inward[p] > 0):
-            ax.bar(x, inward[p] / 1e6, bottom=up, color=colors[p], label=f"{name[p]} (inward)", width=0.6)
+            ax.bar(x, inward[p] / 1e6, bottom=up, color=colors[p], label=tr("{name} (inward)").format(name=name[p]), width=0.6)
             up += inward[p] / 1e6
         if p in outward and np.any(outward[p] > 0):
             ax.bar(x, -outward[p] / 1e6, bottom=-down, color=colors[p], hatch="//", edgecolor="white",
-                   label=f"{name[p]} (outward)", width=0.6)
+                   label=tr("{name} (outward)").format(name=name[p]), width=0.6)
             down += outward[p] / 1e6
     if low is not None and high is not None:
         total = up + down
-        ax.vlines(x + 0.36, low / 1e6, high / 1e6, color="black", lw=1.2, label="total: 90% Monte Carlo interval")
-        ax.plot(x + 0.36, total, "o", color="black", ms=3, label="total (inward + outward), central")
+        ax.vlines(x + 0.36, low / 1e6, high / 1e6, color="black", lw=1.2, label=tr("total: 90% Monte Carlo interval"))
+        ax.plot(x + 0.36, total, "o", color="black", ms=3, label=tr("total (inward + outward), central"))
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(x, [str(y) for y in years])
-    ax.set_ylabel("millions of current US dollars\n(outward shown below zero)")
-    ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+    ax.set_ylabel(tr("millions of current US dollars\n(outward shown below zero)"))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _pos: tr.number(v, 0)))
     handles, texts = ax.get_legend_handles_labels()
     wide = max((len(t) for t in texts), default=0) > 40
     # below the plot, never over the data or the title; long labels one per line, wrapped
@@ -162,28 +175,30 @@ def iff_by_year(years: list[int], inward: dict[str, np.ndarray], outward: dict[s
     return fig
 
 
-def tornado_chart(central: float, bars, title: str, labeller=lambda b: b.input, top: int = 10):
+def tornado_chart(central: float, bars, title: str, labeller=lambda b: b.input, top: int = 10, tr: Translator = EN):
     """One-at-a-time sensitivity: the output with each input at its low and high bound."""
     bars = [b for b in bars if b.swing > 0][:top]
     fig, ax = plt.subplots(figsize=(WIDTH, 0.42 * max(len(bars), 1) + 1.8), layout="constrained")
     if not bars:
-        ax.text(0.5, 0.5, "No input of this market has bounds.", ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, tr("No input of this market has bounds."), ha="center", va="center", transform=ax.transAxes)
         ax.axis("off")
         return fig
     for i, b in enumerate(bars):
         lo, hi = b.output_at_low / 1e6, b.output_at_high / 1e6
-        ax.barh(i, lo - central / 1e6, left=central / 1e6, color="#92c5de", label="input at low bound" if i == 0 else None)
-        ax.barh(i, hi - central / 1e6, left=central / 1e6, color="#f4a582", label="input at high bound" if i == 0 else None)
+        ax.barh(i, lo - central / 1e6, left=central / 1e6, color="#92c5de", label=tr("input at low bound") if i == 0 else None)
+        ax.barh(i, hi - central / 1e6, left=central / 1e6, color="#f4a582", label=tr("input at high bound") if i == 0 else None)
     ax.axvline(central / 1e6, color="black", lw=0.8)
     ax.set_yticks(range(len(bars)), [_wrap(labeller(b), 38) for b in bars])
     ax.invert_yaxis()
-    ax.set_xlabel("total IFFs, millions of current US dollars")
+    ax.set_xlabel(tr("total IFFs, millions of current US dollars"))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _pos: tr.number(v, 0)))
     fig.legend(frameon=False, loc="outside lower center", ncol=2)  # below the plot: never over the bars
     ax.set_title(title, loc="left")
     return fig
 
 
-def payments_diagram(corridor, reporting_country: str, year_index: int, year: int, names: dict[str, str]):
+def payments_diagram(corridor, reporting_country: str, year_index: int, year: int, names: dict[str, str],
+                     tr: Translator = EN):
     """Fees by place of payment (left) and residence of the smuggler (right), coloured by what
     each payment is for the reporting country."""
     fig, ax = plt.subplots(figsize=(WIDTH, 4.0), layout="constrained")
@@ -200,10 +215,12 @@ def payments_diagram(corridor, reporting_country: str, year_index: int, year: in
     total = float(np.asarray(corridor.fees_usd)[..., year_index]) or 1.0
     for p in places:
         ax.add_patch(FancyBboxPatch((0.2, ly[p] - 0.3), 2.6, 0.6, boxstyle="round,pad=0.03", fc="#f7f7f7", ec="#636363"))
-        ax.text(1.5, ly[p], f"paid at {p}\n({names.get(country[p], country[p])})", ha="center", va="center", fontsize=MIN_FONT)
+        ax.text(1.5, ly[p], tr("paid at {place}\n({country})").format(place=tr(PLACE_NAMES[p]), country=names.get(country[p], country[p])),
+                ha="center", va="center", fontsize=MIN_FONT)
     for r in residences:
         ax.add_patch(FancyBboxPatch((7.2, ry[r] - 0.3), 2.6, 0.6, boxstyle="round,pad=0.03", fc="#f7f7f7", ec="#636363"))
-        ax.text(8.5, ry[r], f"smugglers resident in\n{names.get(country[r], country[r])}", ha="center", va="center",
+        ax.text(8.5, ry[r], tr("smugglers resident in\n{country}").format(country=names.get(country[r], country[r])),
+                ha="center", va="center",
                 fontsize=MIN_FONT)
     colors = {"inward": INWARD, "outward": OUTWARD, "domestic": DOMESTIC, None: OTHER}
     for pay in corridor.payments:
@@ -215,10 +232,12 @@ def payments_diagram(corridor, reporting_country: str, year_index: int, year: in
         ax.add_patch(FancyArrowPatch((2.9, ly[pay.route]), (7.1, ry[res]), arrowstyle="-|>",
                                      mutation_scale=10, lw=0.6 + 6 * val / total, color=colors[d], alpha=0.85))
         xm, ym = 5.0, (ly[pay.route] + ry[res]) / 2
-        ax.text(xm, ym, _money(val), fontsize=MIN_FONT, ha="center", va="center",
+        ax.text(xm, ym, _money(val, tr), fontsize=MIN_FONT, ha="center", va="center",
                 bbox=dict(fc="white", ec="none", pad=0.5))
-    handles = [plt.Line2D([], [], color=colors[k], lw=3, label=lab) for k, lab in
-               (("inward", "inward IFF"), ("outward", "outward IFF"), ("domestic", "domestic"), (None, "not this country's flow"))]
+    handles = [plt.Line2D([], [], color=colors[k], lw=3, label=tr(lab)) for k, lab in
+               (("inward", N_("inward IFF")), ("outward", N_("outward IFF")), ("domestic", N_("domestic")),
+                (None, N_("not this country's flow")))]
     fig.legend(handles=handles, frameon=False, loc="outside lower center", ncol=2)
-    ax.set_title(_wrap(f"{corridor.label}, {year}: fees by place of payment and smuggler residence", 70), loc="left")
+    ax.set_title(_wrap(tr("{corridor}, {year}: fees by place of payment and smuggler residence").format(
+        corridor=tr.text(corridor.label), year=year), 70), loc="left")
     return fig

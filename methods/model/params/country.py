@@ -5,8 +5,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from ..i18n import N_
+
 from .drugs import DrugMarket
-from .records import bad, LcuPerUsd, Quantity, Strict, Text, Year
+from .records import bad, GdpUsd, LcuPerUsd, Name, Quantity, Strict, Text, Year
 from .smuggling import SmugglingMarket
 
 MARKETS = ("drugs", "smuggling")
@@ -14,7 +16,7 @@ MARKETS = ("drugs", "smuggling")
 # free text and kept drug in transit out of a country's flows with resident shares on its routes;
 # `iff upgrade` rewrites such a file (methods/build/upgrade.py).
 FORMAT = 2
-MARKET_LABELS = {"drugs": "drug trafficking", "smuggling": "smuggling of migrants"}
+MARKET_LABELS = {"drugs": N_("drug trafficking"), "smuggling": N_("smuggling of migrants")}
 
 
 class Macro(Strict):
@@ -22,7 +24,7 @@ class Macro(Strict):
         default=None,
         description="Annual average exchange rate, local currency per US dollar (needed when any value is in local currency)",
     )
-    gdp_usd: Quantity | None = Field(default=None, description="Gross domestic product, current US dollars")
+    gdp_usd: GdpUsd | None = Field(default=None, description="Gross domestic product, current US dollars")
 
     @model_validator(mode="after")
     def _units(self) -> "Macro":
@@ -43,8 +45,8 @@ class CountryFile(Strict):
 
     format: Literal[2] = Field(description="The format of the parameter file (see `iff upgrade`)")
     country: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 3166-1 alpha-3 code (XAA-XZZ for fictional countries)")
-    name: Text
-    name_es: Text | None = Field(default=None, description="Name in Spanish")
+    name: Name
+    name_es: Name | None = Field(default=None, description="Name in Spanish")
     m49: int | None = Field(default=None, ge=1, le=999, description="UN M49 numeric code (none for fictional countries)")
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code of the local currency")
     fictional: bool = False

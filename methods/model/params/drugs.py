@@ -17,6 +17,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from ..i18n import N_
+
 from .records import (
     bad,
     Conversion,
@@ -49,12 +51,12 @@ CHAIN_STAGES: dict[str, dict[str, str]] = {
     "methamphetamine": {"methamphetamine": "kg"},
 }
 STAGE_LABELS = {
-    "coca_leaf": "coca leaf",
-    "coca_paste_base": "coca paste and cocaine base",
-    "cocaine_hcl": "cocaine hydrochloride",
-    "opium": "opium gum",
-    "heroin": "heroin",
-    "methamphetamine": "methamphetamine",
+    "coca_leaf": N_("coca leaf"),
+    "coca_paste_base": N_("coca paste and cocaine base"),
+    "cocaine_hcl": N_("cocaine hydrochloride"),
+    "opium": N_("opium gum"),
+    "heroin": N_("heroin"),
+    "methamphetamine": N_("methamphetamine"),
 }
 
 

@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ParameterError, Problem
+from ..i18n import N_, _, current_language
 from .country import FORMAT, CountryFile
 from .records import UNION_TAGS, Quantity, SourceRef
 from .smuggling import PLACES
@@ -113,13 +114,15 @@ def _nesting_problem(text: str) -> tuple[str, int] | None:
             elif ch in "[{":
                 depth += 1
                 if depth > MAX_FLOW_DEPTH:
-                    return f"the YAML document is nested too deeply (brackets more than {MAX_FLOW_DEPTH} deep)", line
+                    return _("the YAML document is nested too deeply (brackets more than {limit} deep)").format(
+                        limit=MAX_FLOW_DEPTH), line
             elif ch in "]}":
                 depth = max(depth - 1, 0)
         i += 1
     for number, row in enumerate(text.splitlines(), 1):
         if len(row) - len(row.lstrip(" ")) > MAX_INDENT:
-            return f"the YAML document is nested too deeply (more than {MAX_INDENT} columns of indentation)", number
+            return _("the YAML document is nested too deeply (more than {limit} columns of indentation)").format(
+                limit=MAX_INDENT), number
     return None
 
 
@@ -172,6 +175,34 @@ def _line_index(node: yaml.Node, prefix: tuple = (), depth: int = 0) -> Iterator
             yield from _line_index(v, prefix + (i,), depth + 1)
 
 
+def _flow_decimal_comma(node: yaml.Node, text: str) -> tuple[str, int] | None:
+    """A number written with a decimal comma inside braces (``{2018: 2,5, 2019: 3}``), which YAML
+    reads as two entries, ``2018: 2`` and a key ``5``: a whole-number key written right after a
+    comma that follows a whole-number value, with no space between. (message, line) or None."""
+    stack = [node]
+    seen: set[int] = set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if isinstance(n, yaml.MappingNode):
+            pairs = n.value
+            if n.flow_style:
+                for (_k0, v0), (k1, _v1) in zip(pairs, pairs[1:]):
+                    if (isinstance(v0, yaml.ScalarNode) and isinstance(k1, yaml.ScalarNode)
+                            and v0.tag.endswith(":int") and k1.tag.endswith(":int") and not v0.style
+                            and not k1.style and text[v0.end_mark.index:k1.start_mark.index] == ","):
+                        written, meant = f"{v0.value},{k1.value}", f"{v0.value}.{k1.value}"
+                        return (_("{written} has a decimal comma: write the number with a decimal point ({meant}); "
+                                  "between braces, YAML would read the comma as the end of an entry").format(
+                                      written=written, meant=meant), v0.start_mark.line + 1)
+            stack += [x for pair in pairs for x in pair]
+        elif isinstance(n, yaml.SequenceNode):
+            stack += n.value
+    return None
+
+
 def _check_nodes(node: yaml.Node) -> tuple[str, int, str] | None:
     """The first node that is not plain data — a tag that would construct an object, a YAML type
     other than text, numbers, true/false, null, lists and mappings, or a number written in a form
@@ -190,22 +221,25 @@ def _check_nodes(node: yaml.Node) -> tuple[str, int, str] | None:
         if tag not in PLAIN_TAGS:
             shown = tag.replace("tag:yaml.org,2002:", "!!")
             if tag.startswith("tag:yaml.org,2002:") and not tag.startswith("tag:yaml.org,2002:python"):
-                what = {"!!timestamp": "a date", "!!binary": "binary data"}.get(shown, f"the YAML type {shown}")
+                what = {"!!timestamp": _("a date"), "!!binary": _("binary data")}.get(
+                    shown, _("the YAML type {type}").format(type=shown))
                 value = f" ({n.value!r})" if scalar else ""
-                return (f"{what} is not allowed here{value}: parameter files hold numbers, text, true/false, lists and "
-                        "mappings; put a date or a code in quotes"), line, field
-            return f"YAML tag {shown!r} is not allowed: parameter files hold plain data", line, field
+                return (_("{what} is not allowed here{value}: parameter files hold numbers, text, true/false, lists and "
+                          "mappings; put a date or a code in quotes").format(what=what, value=value)), line, field
+            return _("YAML tag {tag} is not allowed: parameter files hold plain data").format(tag=repr(shown)), line, field
         if scalar and tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") \
                 and not PLAIN_NUMBER.fullmatch(n.value) and not SPECIAL_FLOAT.fullmatch(n.value):
             reading = yaml.safe_load(n.value) if len(n.value) < 40 else None
-            meant = f", which YAML reads as {reading!r}" if reading is not None and str(reading) != n.value else ""
-            return (f"the number {n.value!r} is not written as a plain decimal number{meant}: write digits, with a "
-                    "decimal point if needed (e.g. 2018, 1.5, 2.5e6), or put text in quotes"), line, field
+            meant = (_(", which YAML reads as {reading}").format(reading=repr(reading))
+                     if reading is not None and str(reading) != n.value else "")
+            return (_("the number {number} is not written as a plain decimal number{meant}: write digits, with a "
+                      "decimal point if needed (e.g. 2018, 1.5, 2.5e6), or put text in quotes").format(
+                          number=repr(n.value), meant=meant)), line, field
         if scalar and tag == "tag:yaml.org,2002:float" and AMBIGUOUS_NUMBER.fullmatch(n.value):
-            whole, _, decimals = n.value.lstrip("+-").partition(".")
-            return (f"the number {n.value} is ambiguous: written the Spanish way it is {whole}{decimals}, written the "
-                    f"English way {float(n.value):g}; write {whole}{decimals} or {float(n.value):g} (a decimal point, no "
-                    "thousands separators)"), line, field
+            whole, _dot, decimals = n.value.lstrip("+-").partition(".")
+            return (_("the number {number} is ambiguous: written the Spanish way it is {spanish}, written the English "
+                      "way {english}; write {spanish} or {english} (a decimal point, no thousands separators)").format(
+                          number=n.value, spanish=whole + decimals, english=f"{float(n.value):g}")), line, field
         if isinstance(n, yaml.MappingNode):
             for k, v in n.value:
                 stack += [(k, where), (v, where + (_key(k),))]
@@ -214,8 +248,8 @@ def _check_nodes(node: yaml.Node) -> tuple[str, int, str] | None:
     return None
 
 
-FILE_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a device"),
-              (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+FILE_KINDS = ((stat.S_ISDIR, N_("a folder")), (stat.S_ISFIFO, N_("a named pipe (FIFO)")), (stat.S_ISCHR, N_("a device")),
+              (stat.S_ISBLK, N_("a device")), (stat.S_ISSOCK, N_("a socket")))
 
 
 def read_bounded(path: Path, fail) -> bytes:
@@ -225,18 +259,19 @@ def read_bounded(path: Path, fail) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except IsADirectoryError:
-        raise fail("is a folder, not a parameter file") from None
+        raise fail(_("is a folder, not a parameter file")) from None
     except FileNotFoundError:
-        raise fail("no such file") from None
+        raise fail(_("no such file")) from None
     except OSError as e:
-        raise fail(f"cannot read the file ({e.strerror})") from None
+        raise fail(_("cannot read the file ({reason})").format(reason=e.strerror)) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            kind = next((what for test, what in FILE_KINDS if test(info.st_mode)), "not a regular file")
-            raise fail(f"is {kind}, not a regular file: only regular files are read")
+            kind = next((what for test, what in FILE_KINDS if test(info.st_mode)), N_("not a regular file"))
+            raise fail(_("is {kind}, not a regular file: only regular files are read").format(kind=_(kind)))
         if info.st_size > MAX_BYTES:
-            raise fail(f"file is too large ({info.st_size:,} bytes; a parameter file is at most {MAX_BYTES:,} bytes)")
+            raise fail(_("file is too large ({size} bytes; a parameter file is at most {limit} bytes)").format(
+                size=f"{info.st_size:,}", limit=f"{MAX_BYTES:,}"))
         chunks, total = [], 0
         while True:
             chunk = os.read(fd, 1 << 16)
@@ -245,7 +280,7 @@ def read_bounded(path: Path, fail) -> bytes:
             chunks.append(chunk)
             total += len(chunk)
             if total > MAX_BYTES:
-                raise fail(f"file is too large (more than {MAX_BYTES:,} bytes)")
+                raise fail(_("file is too large (more than {limit} bytes)").format(limit=f"{MAX_BYTES:,}"))
         return b"".join(chunks)
     finally:
         os.close(fd)
@@ -270,49 +305,58 @@ def parse_yaml(data_bytes: bytes, name: str) -> tuple[Any, dict[tuple, int]]:
     try:
         text = data_bytes.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise fail(f"not valid UTF-8 text (byte {e.start})") from None
+        raise fail(_("not valid UTF-8 text (byte {byte})").format(byte=e.start)) from None
     nesting = _nesting_problem(text)
     if nesting is not None:
         raise fail(*nesting)
+
     if not text.strip():
-        raise fail("the file is empty")
+        raise fail(_("the file is empty"))
     try:
         loader = _Loader(text)
         try:
             node = loader.get_single_node()
             if node is None:
-                raise fail("the file is empty")
+                raise fail(_("the file is empty"))
+            comma = _flow_decimal_comma(node, text)
+            if comma is not None:
+                raise fail(*comma)
             not_plain = _check_nodes(node)
             if not_plain is not None:
                 message, line, field = not_plain
                 raise ParameterError([Problem(name, field, message, line)])
             size = _expanded_size(node)
             if size > MAX_NODES:
-                raise fail(f"the document expands to {size:,} values through anchors and aliases "
-                           f"(at most {MAX_NODES:,} are allowed)")
+                raise fail(_("the document expands to {size} values through anchors and aliases "
+                             "(at most {limit} are allowed)").format(size=f"{size:,}", limit=f"{MAX_NODES:,}"))
             data = loader.construct_document(node)
         finally:
             loader.dispose()
     except _DuplicateKey as e:
         if e.key is None:
-            what = "a key must be a plain value"
+            what = _("a key must be a plain value")
         elif e.other is not None and e.other != e.key:
-            what = f"duplicate key {e.key!r}: it is the same key as {e.other!r}"
+            what = _("duplicate key {key}: it is the same key as {other}").format(key=repr(e.key), other=repr(e.other))
         else:
-            what = f"duplicate key {e.key!r}"
-        raise fail(f"{what} (each key may appear once in a mapping)", e.line) from None
+            what = _("duplicate key {key}").format(key=repr(e.key))
+        raise fail(_("{what} (each key may appear once in a mapping)").format(what=what), e.line) from None
     except yaml.constructor.ConstructorError as e:
         line = e.problem_mark.line + 1 if e.problem_mark else None
-        raise fail(f"YAML construct not allowed: {e.problem}", line) from None
+        raise fail(_("YAML construct not allowed: {problem}").format(problem=e.problem), line) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None
-        col = f", column {mark.column + 1}" if mark else ""
-        raise fail(f"YAML syntax error{col}: {e.problem}", line) from None
+        col = _(", column {column}").format(column=mark.column + 1) if mark else ""
+        raise fail(_("YAML syntax error{column}: {problem}").format(column=col, problem=e.problem), line) from None
+    except yaml.reader.ReaderError as e:  # a character YAML does not allow in text (NUL, DEL, ...)
+        code = e.character if isinstance(e.character, int) else ord(str(e.character)[:1] or " ")
+        line = text.count("\n", 0, e.position) + 1 if isinstance(e.position, int) else None
+        raise fail(_("contains the character U+{code}, which a parameter file may not hold: remove it").format(
+            code=f"{code:04X}"), line) from None
     except yaml.YAMLError as e:
-        raise fail(f"YAML error: {e}") from None
+        raise fail(_("YAML error: {error}").format(error=" ".join(str(e).split()))) from None
     except RecursionError:
-        raise fail("the YAML document is nested too deeply") from None
+        raise fail(_("the YAML document is nested too deeply")) from None
     lines: dict[tuple, int] = {}
     for p, ln in _line_index(node):
         lines.setdefault(p, ln)
@@ -369,6 +413,9 @@ def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
     return None
 
 
+_NAMED_FIELD = re.compile(r"([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): ")
+
+
 def problems_from_validation(err: ValidationError, name: str, lines: dict[tuple, int]) -> list[Problem]:
     out: list[Problem] = []
     seen: set[tuple[str, str]] = set()
@@ -380,32 +427,61 @@ def problems_from_validation(err: ValidationError, name: str, lines: dict[tuple,
             key = loc[-1]
             allowed = _fields_at(loc) or []
             close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]!r}?)" if close else (f" (allowed: {', '.join(allowed)})" if allowed else "")
-            msg = f"unknown key {key!r}{hint}"
+            hint = (_(" (did you mean {key}?)").format(key=repr(close[0])) if close else
+                    (_(" (allowed: {keys})").format(keys=", ".join(allowed)) if allowed else ""))
+            msg = _("unknown key {key}{hint}").format(key=repr(key), hint=hint)
             path_loc = loc[:-1]
         elif kind == "missing":
-            msg = f"missing required key {loc[-1]!r}"
+            msg = _("missing required key {key}").format(key=repr(loc[-1]))
             path_loc = loc[:-1]
         elif isinstance(e.get("input"), str) and e["input"].strip().upper() == "MISSING" and "MISSING" not in msg:
             path_loc = loc
-            msg = "still marked MISSING: fill it in"
+            msg = _("still marked MISSING: fill it in")
         else:
             path_loc = loc
-            msg = {
-                "literal_error": f"{msg}",
-                "string_pattern_mismatch": "has the wrong form" + (
-                    " (a three-letter upper-case code such as COL)" if loc and loc[-1] in ("country", "currency") else ""
+            ctx = e.get("ctx") or {}
+            # pydantic's own errors, in the command line's language; an error of the handbook's own
+            # validators (records.bad) is already written, and carries no context of pydantic's
+            fixed = {
+                "string_pattern_mismatch": lambda: _("has the wrong form") + (
+                    _(" (a three-letter upper-case code such as COL)") if loc and loc[-1] in ("country", "currency") else ""
                 ),
-                "model_type": "must be a mapping of keys (key: value)",
-                "dict_type": "must be a mapping of keys (key: value)",
-                "float_parsing": "must be a number",
-                "float_type": "must be a number",
-                "int_parsing": "must be a whole number",
-                "bool_parsing": "must be true or false",
-                "string_type": "must be text",
-            }.get(kind, msg)
+                "model_type": lambda: _("must be a mapping of keys (key: value)"),
+                "dict_type": lambda: _("must be a mapping of keys (key: value)"),
+                "list_type": lambda: _("must be a list"),
+                "float_parsing": lambda: _("must be a number"),
+                "float_type": lambda: _("must be a number"),
+                "int_parsing": lambda: _("must be a whole number"),
+                "int_type": lambda: _("must be a whole number"),
+                "bool_parsing": lambda: _("must be true or false"),
+                "bool_type": lambda: _("must be true or false"),
+                "string_type": lambda: _("must be text"),
+            }
+            with_context = {
+                "literal_error": ("expected", lambda v: _("must be one of {expected}").format(expected=v)),
+                "greater_than": ("gt", lambda v: _("must be greater than {limit}").format(limit=v)),
+                "greater_than_equal": ("ge", lambda v: _("must be at least {limit}").format(limit=v)),
+                "less_than": ("lt", lambda v: _("must be less than {limit}").format(limit=v)),
+                "less_than_equal": ("le", lambda v: _("must be at most {limit}").format(limit=v)),
+                "string_too_long": ("max_length", lambda v: _("is too long (at most {limit} characters)").format(limit=v)),
+                "too_long": ("max_length", lambda v: _("has too many entries (at most {limit})").format(limit=v)),
+            }
+            if kind in fixed:
+                msg = fixed[kind]()
+            elif kind in with_context and with_context[kind][0] in ctx:
+                msg = with_context[kind][1](ctx[with_context[kind][0]])
             if kind.startswith("value_error"):
                 msg = msg.removeprefix("Value error, ")
+            # a check of a whole section that names the field it concerns ("lcu_per_usd: unit must
+            # be ...") is reported at that field, and at its line
+            named = _NAMED_FIELD.match(msg)
+            if named:
+                sub = tuple(int(s) if s.isdigit() else s for s in named.group(1).split("."))
+                if loc + sub in lines:
+                    loc = path_loc = loc + sub
+                    msg = msg[named.end():]
+                    if "unit" in msg.split(":")[0] and loc + ("unit",) in lines:
+                        loc = loc + ("unit",)
         path = ".".join(str(p) for p in path_loc)
         if (path, msg) in seen:
             continue
@@ -484,8 +560,9 @@ def semantic_problems(cf: CountryFile, name: str, lines: dict[tuple, int], bib_k
         if q.values is not None and q.extend == "none":
             missing = [y for y in years if y not in q.values]
             if missing:
-                add(path + ("values",), f"no value for {', '.join(map(str, missing))} (the file models "
-                    f"{cf.first_year}-{cf.last_year}); add the years or set extend: nearest")
+                add(path + ("values",), _("no value for {years} (the file models {first}-{last}); add the years or "
+                                          "set extend: nearest").format(years=", ".join(map(str, missing)),
+                                                                        first=cf.first_year, last=cf.last_year))
     for path, shares in _share_groups(cf):
         for y in years:
             try:
@@ -493,21 +570,24 @@ def semantic_problems(cf: CountryFile, name: str, lines: dict[tuple, int], bib_k
             except KeyError:
                 continue  # reported above
             if abs(total - 1) > 1e-3:
-                add(path, f"shares must sum to 1 in {y}, they sum to {total:.4g} ({', '.join(shares)})")
+                add(path, _("shares must sum to 1 in {year}, they sum to {total} ({shares})").format(
+                    year=y, total=f"{total:.4g}", shares=", ".join(shares)))
                 break
     if bib_keys is not None:
         for path, src in iter_sources(cf):
             if src.key not in bib_keys:
                 close = difflib.get_close_matches(src.key, sorted(bib_keys), n=1, cutoff=0.7)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                add(path + ("key",), f"source key {src.key!r} is not in book/references.bib{hint}")
+                hint = _(" (did you mean {key}?)").format(key=repr(close[0])) if close else ""
+                add(path + ("key",), _("source key {key} is not in book/references.bib{hint}").format(
+                    key=repr(src.key), hint=hint))
         for path, field, text in _free_texts(cf):
             for token in _KEY_LIKE.findall(text):
                 if token not in bib_keys and _looks_like_key(token, bib_keys):
                     close = difflib.get_close_matches(token, sorted(bib_keys), n=1, cutoff=0.7)
-                    hint = f" (did you mean {close[0]!r}?)" if close else ""
-                    add(path + (field,), f"names {token!r}, which is not a key of book/references.bib{hint}: readers "
-                        "would see it as typed; add the entry to the bibliography, or name the publication in words")
+                    hint = _(" (did you mean {key}?)").format(key=repr(close[0])) if close else ""
+                    add(path + (field,), _("names {token}, which is not a key of book/references.bib{hint}: readers "
+                                           "would see it as typed; add the entry to the bibliography, or name the "
+                                           "publication in words").format(token=repr(token), hint=hint))
     return out
 
 
@@ -520,7 +600,8 @@ def _looks_like_key(token: str, keys: set[str]) -> bool:
     return bool(re.search(r"\d{4}", token)) or token.split("_")[0] in {k.split("_")[0] for k in keys}
 
 
-TEXT_FIELDS = ("assumption", "at", "range_note", "note", "summary", "what", "description", "label", "place")
+TEXT_FIELDS = ("assumption", "at", "range_note", "note", "summary", "what", "institution", "description", "label", "place",
+               "partner_label")
 
 
 def _free_texts(obj, path: tuple = ()):
@@ -539,33 +620,53 @@ def bib_keys(bib_path: Path) -> set[str]:
     return set(Parser().parse_file(str(bib_path)).entries.keys())
 
 
-def bib_labels(bib_path: Path) -> dict[str, str]:
+def bib_labels(bib_path: Path, and_word: str = "and") -> dict[str, str]:
     """A reader's short name for each entry of a BibTeX file: "Author Year" (two authors joined by
-    "and", more shortened to "et al."; an organisation's name as written), as the reference pages
-    cite them."""
+    ``and_word``, more shortened to "et al."; an organisation's name as written), as the reference
+    pages cite them. The file is parsed once per process while it is unchanged."""
+    out = {}
+    for key, names, organisation, year in _bib_entries(Path(bib_path)):
+        if not names:
+            who = organisation
+        elif len(names) == 1:
+            who = names[0]
+        elif len(names) == 2:
+            who = f"{names[0]} {and_word} {names[1]}"
+        else:
+            who = f"{names[0]} et al."
+        out[key] = f"{who} {year}"
+    return out
+
+
+_BIB_ENTRIES: dict[tuple, list[tuple[str, list[str], str, str]]] = {}
+
+
+def _bib_entries(path: Path) -> list[tuple[str, list[str], str, str]]:
+    """(key, authors' last names, organisation, year) of each entry, LaTeX accents as characters."""
     import codecs
 
     import latexcodec  # noqa: F401 (registers the codec; installed with pybtex)
     from pybtex.database.input.bibtex import Parser
 
-    out = {}
-    for key, entry in Parser().parse_file(str(bib_path)).entries.items():
-        people = entry.persons.get("author") or entry.persons.get("editor") or []
-        names = [" ".join(p.last_names or p.first_names).replace("{", "").replace("}", "") for p in people]
-        if not names:
-            who = entry.fields.get("institution") or entry.fields.get("howpublished") or key
-        elif len(names) == 1:
-            who = names[0]
-        elif len(names) == 2:
-            who = f"{names[0]} and {names[1]}"
-        else:
-            who = f"{names[0]} et al."
-        year = entry.fields.get("year", "n.d.")
-        try:  # LaTeX accents as characters: {\'\i} is í
-            who = codecs.decode(who, "ulatex")
+    info = path.stat()
+    cache_key = (str(path.resolve()), info.st_mtime_ns, info.st_size)
+    if cache_key in _BIB_ENTRIES:
+        return _BIB_ENTRIES[cache_key]
+
+    def plain(text: str) -> str:
+        try:  # {\'\i} is í
+            text = codecs.decode(text, "ulatex")
         except (UnicodeDecodeError, ValueError):
             pass
-        out[key] = f"{who.replace('{', '').replace('}', '')} {year}"
+        return text.replace("{", "").replace("}", "")
+
+    out = []
+    for key, entry in Parser().parse_file(str(path)).entries.items():
+        people = entry.persons.get("author") or entry.persons.get("editor") or []
+        names = [plain(" ".join(p.last_names or p.first_names)) for p in people]
+        organisation = plain(entry.fields.get("institution") or entry.fields.get("howpublished") or key)
+        out.append((key, names, organisation, entry.fields.get("year", "n.d.")))
+    _BIB_ENTRIES[cache_key] = out
     return out
 
 
@@ -578,12 +679,15 @@ def file_problem(path: Path, root: Path | None, name: str) -> Problem | None:
     lead outside the checkout ``root``."""
     path = Path(path)
     if not (ISO3.fullmatch(path.stem) and path.suffix == ".yml"):
-        return Problem(name, "", f"the file name must be the country's ISO3 code in capitals with the extension .yml, "
-                       f"e.g. COL.yml (got {path.name!r})")
+        return Problem(name, "", _("the file name must be the country's ISO3 code in capitals with the extension .yml, "
+                                   "e.g. COL.yml (got {name})").format(name=repr(path.name)))
     if root is not None and path.is_symlink():
-        target = path.resolve()
+        try:
+            target = path.resolve(strict=True)
+        except (OSError, RuntimeError):  # a link to nothing, or a loop of links
+            return Problem(name, "", _("is a link that leads to no file (a broken link or a loop of links)"))
         if not target.is_relative_to(Path(root).resolve()):
-            return Problem(name, "", "is a link to a file outside the repository: parameter files must be inside it")
+            return Problem(name, "", _("is a link to a file outside the repository: parameter files must be inside it"))
     return None
 
 
@@ -602,7 +706,8 @@ def check_country(path: Path, bib: set[str] | None = None, display: str | None =
     if problem is not None:
         raise ParameterError([problem])
     content = read_bounded(path, _failure(name))
-    key = (str(path), name, hashlib.sha256(content).hexdigest(), frozenset(bib) if bib is not None else None)
+    key = (str(path), name, hashlib.sha256(content).hexdigest(), frozenset(bib) if bib is not None else None,
+           current_language())  # messages are written in the language of the command line
     if key not in _CACHE:
         try:
             _CACHE[key] = _check_country(content, path, bib, name)
@@ -626,23 +731,25 @@ def _format_problem(data: dict, name: str, lines: dict[tuple, int]) -> Problem |
     if fmt == FORMAT:
         return None
     if fmt is None:
-        return Problem(name, "format", f"the file has no format line: it is written for format 1 of the parameter files; "
-                       f"run `iff upgrade {name}` to rewrite it for format {FORMAT} (it keeps your comments and lists "
-                       "what it changed)", 1)
+        return Problem(name, "format", _("the file has no format line: it is written for format 1 of the parameter "
+                                         "files; run `iff upgrade {file}` to rewrite it for format {format} (it keeps "
+                                         "your comments and lists what it changed)").format(file=name, format=FORMAT), 1)
     line = _line_for(("format",), lines)
     if isinstance(fmt, int) and not isinstance(fmt, bool) and fmt > FORMAT:
-        return Problem(name, "format", f"is {fmt}, a newer format than this handbook reads ({FORMAT}): update the "
-                       "handbook (git pull) before building this file", line)
+        return Problem(name, "format", _("is {got}, a newer format than this handbook reads ({format}): update the "
+                                         "handbook (git pull) before building this file").format(got=fmt, format=FORMAT),
+                       line)
     if fmt == 1:
-        return Problem(name, "format", f"is 1: run `iff upgrade {name}` to rewrite the file for format {FORMAT}", line)
-    return Problem(name, "format", f"must be {FORMAT} (got {fmt!r})", line)
+        return Problem(name, "format", _("is 1: run `iff upgrade {file}` to rewrite the file for format {format}").format(
+            file=name, format=FORMAT), line)
+    return Problem(name, "format", _("must be {format} (got {got})").format(format=FORMAT, got=repr(fmt)), line)
 
 
 def _check_country(content: bytes, path: Path, bib: set[str] | None, name: str) -> tuple[CountryFile, list[Problem]]:
     stem = path.stem
     data, lines = parse_yaml(content, name)
     if not isinstance(data, dict):
-        raise ParameterError([Problem(name, "", "the file must be a mapping of keys (country: ..., name: ...)", 1)])
+        raise ParameterError([Problem(name, "", _("the file must be a mapping of keys (country: ..., name: ...)"), 1)])
     format_problem = _format_problem(data, name, lines)
     if format_problem is not None:
         raise ParameterError([format_problem])
@@ -652,8 +759,10 @@ def _check_country(content: bytes, path: Path, bib: set[str] | None, name: str) 
         raise ParameterError(problems_from_validation(e, name, lines)) from None
     problems: list[Problem] = []
     if cf.country != stem:
-        problems.append(Problem(name, "country", f"is {cf.country!r} but the file is named {path.name}: rename the "
-                                f"file {cf.country}.yml or correct the code", _line_for(("country",), lines)))
+        problems.append(Problem(name, "country", _("is {code} but the file is named {file}: rename the file {code_}.yml "
+                                                   "or correct the code").format(code=repr(cf.country), file=path.name,
+                                                                                 code_=cf.country),
+                                _line_for(("country",), lines)))
     problems += semantic_problems(cf, name, lines, bib)
     if not problems:
         problems += fx_problems(cf, name, lines)
@@ -698,10 +807,11 @@ def price_warnings(cf: CountryFile, name: str, lines: dict[tuple, int]) -> list[
                         pa, pb = _usd_per_pure_kg(cf, a, year), _usd_per_pure_kg(cf, b, year)
                         if pb < pa * 0.999:
                             path = where + (flow, "routes", rid)
-                            out.append(Problem(name, ".".join(map(str, path)), f"the price per pure kilogram falls from "
-                                               f"{ka} (US$ {pa:,.0f}) to {kb} (US$ {pb:,.0f}) in {year}, where the drug "
-                                               "moves on: check the prices and purities", _line_for(path, lines),
-                                               severity="warning"))
+                            out.append(Problem(name, ".".join(map(str, path)), _(
+                                "the price per pure kilogram falls from {a} (US$ {pa}) to {b} (US$ {pb}) in {year}, where "
+                                "the drug moves on: check the prices and purities").format(
+                                    a=ka, pa=f"{pa:,.0f}", b=kb, pb=f"{pb:,.0f}", year=year),
+                                _line_for(path, lines), severity="warning"))
             if st.producer_price is not None:
                 price = _usd_per_pure_kg(cf, st.producer_price, year)
                 # a leaf or gum price per pure kilogram of what it yields at the next stage
@@ -711,10 +821,11 @@ def price_warnings(cf: CountryFile, name: str, lines: dict[tuple, int]) -> list[
                 value = price / per_next if stage in ("coca_leaf", "opium") else price
                 if previous is not None and value < previous[1] * 0.999:
                     path = where + ("producer_price",)
-                    out.append(Problem(name, ".".join(map(str, path)), f"the producer price per pure kilogram falls from "
-                                       f"{previous[0]} (US$ {previous[1]:,.0f} per kilogram of pure drug it yields) to "
-                                       f"{stage} (US$ {value:,.0f}) in {year}: check the prices and purities",
-                                       _line_for(path, lines), severity="warning"))
+                    out.append(Problem(name, ".".join(map(str, path)), _(
+                        "the producer price per pure kilogram falls from {a} (US$ {pa} per kilogram of pure drug it "
+                        "yields) to {b} (US$ {pb}) in {year}: check the prices and purities").format(
+                            a=previous[0], pa=f"{previous[1]:,.0f}", b=stage, pb=f"{value:,.0f}", year=year),
+                        _line_for(path, lines), severity="warning"))
                 previous = (stage, value)
     return out
 
@@ -731,9 +842,10 @@ def warnings_for(cf: CountryFile, name: str, lines: dict[tuple, int]) -> list[Pr
         for a, b in zip(years, years[1:]):
             va, vb = q.at_year(a)[0], q.at_year(b)[0]
             if va > 0 and vb > 0 and max(va / vb, vb / va) > JUMP:
-                out.append(Problem(name, ".".join(map(str, path)), f"the value moves from {va:g} in {a} to {vb:g} in {b}, "
-                                   f"more than {JUMP} times: check the unit and the decimal point",
-                                   _line_for(path + ("values", b), lines), severity="warning"))
+                out.append(Problem(name, ".".join(map(str, path)), _(
+                    "the value moves from {va} in {a} to {vb} in {b}, more than {jump} times: check the unit and the "
+                    "decimal point").format(va=f"{va:g}", a=a, vb=f"{vb:g}", b=b, jump=JUMP),
+                    _line_for(path + ("values", b), lines), severity="warning"))
     return out
 
 
@@ -746,12 +858,14 @@ def fx_problems(cf: CountryFile, name: str, lines: dict[tuple, int]) -> list[Pro
         if q is fx or "/" not in q.unit or currency in ("USD",) or len(currency) != 3 or not currency.isupper():
             continue
         if currency != cf.currency:
-            out.append(Problem(name, ".".join(map(str, path)), f"unit {q.unit!r}: values must be in USD or the "
-                               f"country's currency {cf.currency}", _line_for(path, lines)))
+            out.append(Problem(name, ".".join(map(str, path)), _(
+                "unit {unit}: values must be in USD or the country's currency {currency}").format(
+                    unit=repr(q.unit), currency=cf.currency), _line_for(path, lines)))
             continue
         if fx is None:
-            out.append(Problem(name, ".".join(map(str, path)), f"unit {q.unit!r} is in {currency}: give "
-                               f"macro.lcu_per_usd (annual average {currency} per US dollar) to convert it", _line_for(path, lines)))
+            out.append(Problem(name, ".".join(map(str, path)), _(
+                "unit {unit} is in {currency}: give macro.lcu_per_usd (annual average {currency} per US dollar) to "
+                "convert it").format(unit=repr(q.unit), currency=currency), _line_for(path, lines)))
             continue
         for y in cf.years:
             try:
@@ -761,7 +875,8 @@ def fx_problems(cf: CountryFile, name: str, lines: dict[tuple, int]) -> list[Pro
             try:
                 fx.at_year(src)
             except KeyError:
-                out.append(Problem(name, ".".join(map(str, path)), f"in {currency} for {src}, but macro.lcu_per_usd "
-                                   f"has no rate for {src}", _line_for(path, lines)))
+                out.append(Problem(name, ".".join(map(str, path)), _(
+                    "in {currency} for {year}, but macro.lcu_per_usd has no rate for {year}").format(
+                        currency=currency, year=src), _line_for(path, lines)))
                 break
     return out

@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import re
 
+from functools import lru_cache
+
 import pycountry
+
+from ..i18n import N_, catalogue
 
 ISO3_PATTERN = re.compile(r"[A-Z]{3}")
 REGIONS = {
-    "AFRICA": "Africa",
-    "ASIA": "Asia",
-    "CARIBBEAN": "the Caribbean",
-    "CENTRAL_AMERICA": "Central America",
-    "EUROPE": "Europe",
-    "NORTH_AMERICA": "North America",
-    "NORTHERN_TRIANGLE": "Guatemala, Honduras and El Salvador",
-    "OCEANIA": "Oceania",
-    "SOUTH_AMERICA": "South America",
-    "OTHER": "other countries",
+    "AFRICA": N_("Africa"),
+    "ASIA": N_("Asia"),
+    "CARIBBEAN": N_("the Caribbean"),
+    "CENTRAL_AMERICA": N_("Central America"),
+    "EUROPE": N_("Europe"),
+    "NORTH_AMERICA": N_("North America"),
+    "NORTHERN_TRIANGLE": N_("Guatemala, Honduras and El Salvador"),
+    "OCEANIA": N_("Oceania"),
+    "SOUTH_AMERICA": N_("South America"),
+    "OTHER": N_("other countries"),
 }
 # the fictional countries of the training material
 FICTIONAL = {"XRU": "Ruritania", "XBO": "Borduria", "XSY": "Syldavia"}
@@ -38,16 +42,33 @@ def is_partner_code(code: str) -> bool:
     return code.startswith("X") or pycountry.countries.get(alpha_3=code) is not None
 
 
-def partner_name(code: str) -> str:
-    """The name of a counterpart for readers, in English."""
+@lru_cache(maxsize=None)
+def _iso_names(lang: str):
+    """pycountry's translation of ISO 3166 names into ``lang`` (identity for English)."""
+    import gettext
+
+    if lang == "en":
+        return lambda name: name
+    return gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[lang], fallback=True).gettext
+
+
+SHORT_NAMES_ES = {"USA": "Estados Unidos", "BOL": "Bolivia", "VEN": "Venezuela", "GBR": "Reino Unido"}
+
+
+def partner_name(code: str, lang: str = "en") -> str:
+    """The name of a counterpart for readers, in English or Spanish (ISO 3166 names from pycountry,
+    regions from the handbook's catalogue)."""
     if code in REGIONS:
-        return REGIONS[code]
+        return catalogue(lang, "iff").get(REGIONS[code], REGIONS[code]) if lang != "en" else REGIONS[code]
     if code in FICTIONAL:
         return FICTIONAL[code]
     country = pycountry.countries.get(alpha_3=code) if ISO3_PATTERN.fullmatch(code or "") else None
     if country is None:
         return code
-    return getattr(country, "common_name", None) or country.name
+    if lang == "es" and code in SHORT_NAMES_ES:
+        return SHORT_NAMES_ES[code]
+    name = getattr(country, "common_name", None) or country.name
+    return _iso_names(lang)(name) if lang != "en" else name
 
 
 PARTNER_HELP = ("an ISO3 country code such as COL or USA, or a region: " + ", ".join(REGIONS))

@@ -30,6 +30,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from ..i18n import _
+
 MISSING = "MISSING"
 YEAR_MIN, YEAR_MAX = 1990, 2100
 # units a national team may write, with the dimension the model checks
@@ -37,8 +39,9 @@ COUNT_UNITS = {"persons", "events", "journeys", "users"}
 
 
 def bad(kind: str, template: str, context: dict[str, Any] | None = None) -> PydanticCustomError:
-    """A validation error whose message is formatted here (pydantic applies no format specs)."""
-    return PydanticCustomError(kind, template.format(**(context or {})))
+    """A validation error whose message is formatted here (pydantic applies no format specs), in the
+    language of the command line (``template`` is a message of the catalogue ``iff.po``)."""
+    return PydanticCustomError(kind, _(template).format(**(context or {})))
 
 
 class Strict(BaseModel):
@@ -95,7 +98,7 @@ Number = Annotated[float, BeforeValidator(_number)]
 
 def _year(v: Any) -> Any:
     if isinstance(v, str) and v.strip().upper() == MISSING:
-        raise PydanticCustomError("missing_value", "still marked MISSING: fill in the year")
+        raise bad("missing_value", "still marked MISSING: fill in the year")
     if isinstance(v, bool):
         raise bad("bad_year", "a year must be a whole number such as 2019 (YAML reads yes, no, on and off as true/false)")
     if not isinstance(v, (int, str)) or not str(v).strip().isdigit():
@@ -111,29 +114,40 @@ def _year(v: Any) -> Any:
 Year = Annotated[int, BeforeValidator(_year)]
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# characters a text may not hold: control characters (C0 but tab and line breaks, DEL, C1), the
+# Unicode line and paragraph separators, the controls that reorder text (bidirectional embeddings,
+# overrides and isolates: they can make a name read differently from what it is), byte-order marks
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ufff9-\ufffb]")
+MAX_TEXT = 10_000  # characters of a free text (a summary, a note, an assumption)
+MAX_NAME = 1_000  # characters of a name
 
 
-def _text(min_len: int):
-    def check(v: Any) -> Any:
-        if isinstance(v, str) and v.strip().upper() == MISSING:
-            raise bad("missing_value", "still marked MISSING: fill in the text")
-        if not isinstance(v, str):
-            raise bad("not_text", "must be text (put it in quotes if YAML reads it as something else)")
-        bad_char = _CONTROL.search(v)
-        if bad_char:
-            raise bad("control_character", "contains the control character U+{c:04X}: remove it",
-                      {"c": ord(bad_char.group())})
-        if len(v.strip()) < min_len:
-            raise bad(
-                "too_short", "must be at least {n} characters of explanation", {"n": min_len}
-            )
-        return v.strip().replace("\r\n", "\n").replace("\r", "\n")
+def check_text(v: Any, min_len: int = 1, max_len: int = MAX_TEXT) -> str:
+    """A free text of a parameter file, or a validation error saying what is wrong with it."""
+    if isinstance(v, str) and v.strip().upper() == MISSING:
+        raise bad("missing_value", "still marked MISSING: fill in the text")
+    if not isinstance(v, str):
+        raise bad("not_text", "must be text (put it in quotes if YAML reads it as something else)")
+    bad_char = _CONTROL.search(v)
+    if bad_char:
+        raise bad("control_character", "contains the control character U+{c:04X}: remove it",
+                  {"c": ord(bad_char.group())})
+    if len(v.strip()) < min_len:
+        raise bad(
+            "too_short", "must be at least {n} characters of explanation", {"n": min_len}
+        )
+    if len(v) > max_len:
+        raise bad("text_too_long", "is {n} characters long: at most {limit} are allowed",
+                  {"n": f"{len(v):,}", "limit": f"{max_len:,}"})
+    return v.strip().replace("\r\n", "\n").replace("\r", "\n")
 
-    return BeforeValidator(check)
+
+def _text(min_len: int, max_len: int = MAX_TEXT):
+    return BeforeValidator(lambda v: check_text(v, min_len, max_len))
 
 
 Text = Annotated[str, _text(1)]
+Name = Annotated[str, _text(1, MAX_NAME)]
 Reasoning = Annotated[str, _text(20)]
 KEY_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
@@ -468,45 +482,57 @@ def _gram_price_unit(q: Quantity) -> Quantity:
     return q
 
 
-def _above_zero(why: str):
-    """Refuse zero (in the value, the bounds and every year) where a zero means nothing: ``why``
-    says what the number does in the formulas."""
+def _above_zero(why: str, minimum: float = 0.0):
+    """Refuse zero (in the value, the bounds and every year) where a zero means nothing, and values
+    below ``minimum`` where the formulas divide by the number (a purity of 1e-300 would make the
+    pure price overflow): ``why`` says what the number does in the formulas."""
     def check(q: Quantity) -> Quantity:
         for n in q.numbers():
             if n <= 0:
                 raise bad("zero", "must be above zero: {why} (got {n:g})", {"why": why, "n": n})
+            if n < minimum:
+                raise bad("too_small", "must be at least {minimum:g}: {why} (got {n:g})",
+                          {"why": why, "n": n, "minimum": minimum})
         return q
 
     return AfterValidator(check)
 
 
+# the smallest values that mean something where a formula divides: a purity of 0.1%, a yield of a
+# kilogram per hectare, a price or an exchange rate of a millionth
+MIN_PURITY, MIN_YIELD, MIN_DIVISOR = 1e-3, 1e-3, 1e-6
+MIN_GDP_USD = 1e6  # a country's GDP in US dollars is at least in the millions
+
 Share = Annotated[Quantity, _unit_is("share", what="a fraction between 0 and 1"), AfterValidator(_at_most_one)]
 Purity = Annotated[Share, _above_zero("prices and quantities are converted to pure drug with it, and a purity of 0 "
-                                      "means no drug")]
+                                      "means no drug", MIN_PURITY)]
 Hectares = Annotated[Quantity, _unit_is("ha", what="hectares")]
 Tonnes = Annotated[Quantity, _unit_is("t", what="metric tonnes")]
 Kilograms = Annotated[Quantity, _unit_is("kg", what="kilograms")]
 TonnesPerHa = Annotated[Quantity, _unit_is("t/ha", what="tonnes per hectare per year"),
-                        _above_zero("a yield of 0 means the crop produces nothing; leave the stage out instead")]
+                        _above_zero("a yield of 0 means the crop produces nothing; leave the stage out instead",
+                                    MIN_YIELD)]
 KgPerHa = Annotated[Quantity, _unit_is("kg/ha", what="kilograms per hectare per year"),
-                    _above_zero("a yield of 0 means the crop produces nothing; leave the stage out instead")]
+                    _above_zero("a yield of 0 means the crop produces nothing; leave the stage out instead", MIN_YIELD)]
 KgPerT = Annotated[Quantity, _unit_is("kg/t", what="kilograms per tonne")]
 KgPerKg = Annotated[Quantity, _unit_is("kg/kg", what="kilograms per kilogram")]
 Persons = Annotated[Quantity, _unit_is("persons", what="number of persons")]
 Days = Annotated[Quantity, _unit_is("days", what="days of use per year")]
 GramsPerDay = Annotated[Quantity, _unit_is("g/day", what="grams as sold per day of use")]
-GramPrice = Annotated[Quantity, AfterValidator(_gram_price_unit), _above_zero("a retail price of 0 means nothing")]
+GramPrice = Annotated[Quantity, AfterValidator(_gram_price_unit),
+                      _above_zero("a retail price of 0 means nothing", MIN_DIVISOR)]
 Events = Annotated[Quantity, _unit_is("events", "persons", what="number of events or persons")]
 GramsPerUser = Annotated[Quantity, _unit_is("g/user", what="pure grams per user per year")]
 Factor = Annotated[Quantity, _unit_is("ratio", what="a dimensionless ratio of at least 1"), AfterValidator(_at_least_one)]
 Price = Annotated[Quantity, AfterValidator(_price_unit),
                   _above_zero("a price of 0 would value the drug at nothing (and a price per pure kilogram is "
-                              "divided by purity)")]
+                              "divided by purity)", MIN_DIVISOR)]
 UsdAmount = Annotated[Quantity, _unit_is("USD", what="US dollars")]
 UsdPerPerson = Annotated[Quantity, _unit_is("USD/person", what="US dollars per person")]
-LcuPerUsd = Annotated[Quantity, _above_zero("values in local currency are divided by the exchange rate")]
+LcuPerUsd = Annotated[Quantity, _above_zero("values in local currency are divided by the exchange rate", MIN_DIVISOR)]
 Conversion = Annotated[Quantity, _above_zero("the next stage's quantity is this stage's times the conversion, so 0 "
-                                             "would end the chain")]
+                                             "would end the chain", MIN_DIVISOR)]
+GdpUsd = Annotated[Quantity, _above_zero("total IFFs are divided by GDP to give their share of it", MIN_GDP_USD)]
 
 
 class PricePoint(Strict):

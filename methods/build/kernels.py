@@ -1,0 +1,207 @@
+"""Warm kernels: each chapter in a fresh process that starts with its imports already done.
+
+A cold kernel is a new Python process that starts, then imports numpy, pandas, matplotlib, IPython
+and the model before the chapter's first line runs: about as long as the chapter itself. The
+``warm`` engine (the default; ``iff run --engine cold`` keeps the plain path) starts, once per
+worker process, a *fork server* (:mod:`methods.build.zygote`) that imports the chapters' packages
+and the model (:func:`preload_modules`), and forks every chapter's kernel from it. papermill still
+executes the chapter, with its parameters, through nbclient; only the kernel it talks to is
+started this way (:class:`WarmKernelManager`, given to nbclient as its kernel manager class).
+
+Each chapter still runs in a process of its own, started from the same clean state: the fork
+server imports modules and nothing else (it never creates a shell, a figure or a random draw), so
+no variable, random state, matplotlib setting, glued value or environment variable of one chapter
+can reach the next; the kernel's environment and working folder are the ones papermill asks for,
+and its random generators are seeded afresh, as a new process's are. The tests check this
+(``tests/test_kernels.py``), and that the warm and the cold engine give the same chapters.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning import LocalProvisioner
+
+ENGINES = ("warm", "cold")
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+# what a chapter imports besides the model (the model's modules are added by preload_modules). Not
+# matplotlib's inline backend: importing it registers the figures' display formats with the running
+# IPython shell, which exists only in the kernel; the kernel imports it when its first figure is drawn
+PACKAGES = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "matplotlib.ticker", "matplotlib.patches",
+            "IPython", "IPython.display", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
+            "ipykernel.debugger", "myst_nb", "pydantic", "yaml")
+START_LIMIT = 120  # seconds the fork server may take to import its modules
+
+
+def preload_modules(model_modules: list[str] = ()) -> list[str]:
+    """The modules the fork server imports once: the chapters' packages, the model's modules, and
+    :mod:`methods.build.preload`, which fills the caches every chapter would fill."""
+    return [*PACKAGES, *model_modules, "methods.build.preload"]
+
+
+class ForkServer:
+    """This process's fork server (:mod:`methods.build.zygote`), started at once; it answers once it
+    has imported its modules."""
+
+    def __init__(self, modules: list[str]):
+        self.folder = tempfile.mkdtemp(prefix="iff-forkserver-")
+        self.address = os.path.join(self.folder, "socket")
+        env = dict(os.environ, MPLBACKEND=os.environ.get("MPLBACKEND", INLINE_BACKEND))
+        # the inline backend, as ipykernel sets it for a cold kernel: matplotlib reads it when imported
+        self.process = subprocess.Popen([sys.executable, "-m", "methods.build.zygote", self.address, *modules],
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                        env=env)
+        self.ready = False
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def fork(self, request: dict) -> int:
+        """A new kernel (the process id of the fork server's child)."""
+        if not self.ready:
+            import selectors
+
+            with selectors.DefaultSelector() as sel:
+                sel.register(self.process.stdout, selectors.EVENT_READ)
+                if not sel.select(START_LIMIT) or self.process.stdout.readline().strip() != b"ready":
+                    raise RuntimeError("Kernel didn't respond in time: the fork server of the warm engine did not start")
+            self.ready = True
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.connect(self.address)
+            conn.sendall(json.dumps(request).encode() + b"\n")
+            reply = b""
+            while not reply.endswith(b"\n"):
+                chunk = conn.recv(4096)
+                if not chunk:
+                    raise RuntimeError("Kernel died before replying to kernel_info: the fork server closed")
+                reply += chunk
+        return int(json.loads(reply)["pid"])
+
+    def close(self) -> None:
+        if self.alive():
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_SERVERS: dict[tuple[int, tuple[str, ...]], ForkServer] = {}
+
+
+def fork_server(modules: list[str]) -> ForkServer:
+    """This process's fork server for ``modules`` (started on first use, again if it died)."""
+    key = (os.getpid(), tuple(modules))  # a forked process starts its own: it cannot use its parent's
+    server = _SERVERS.get(key)
+    if server is None or not server.alive():
+        server = _SERVERS[key] = ForkServer(list(modules))
+        atexit.register(server.close)
+    return server
+
+
+class ForkedKernel:
+    """The handle of a forked kernel, with the methods of :class:`subprocess.Popen` that
+    jupyter_client's local provisioner uses (the fork server reaps it when it ends)."""
+
+    stdin = stdout = stderr = None  # the kernel talks over its sockets only
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.returncode = None
+
+    def poll(self):
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                self.returncode = 0
+            except PermissionError:
+                pass
+        return self.returncode
+
+    def wait(self, timeout=None):
+        end = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if end is not None and time.monotonic() > end:
+                raise subprocess.TimeoutExpired("kernel", timeout)
+            time.sleep(0.005)
+        return self.returncode
+
+    def send_signal(self, signum):
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def kill(self):
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self):
+        self.send_signal(signal.SIGTERM)
+
+
+class WarmProvisioner(LocalProvisioner):
+    """Launches the kernel by forking it from the fork server instead of starting a new Python
+    (the fork server's modules and the kernel's log come from its :class:`WarmKernelManager`)."""
+
+    async def launch_kernel(self, cmd: list[str], **kwargs):
+        if "ipykernel_launcher" not in cmd:  # another kind of kernel: started as usual
+            return await super().launch_kernel(cmd, **kwargs)
+        arguments = list(cmd[cmd.index("ipykernel_launcher") + 1:])
+        if "-f" in arguments:  # the connection file is given first, below
+            i = arguments.index("-f")
+            del arguments[i:i + 2]
+        cwd = str(kwargs.get("cwd") or Path.cwd())
+        env = {k: str(v) for k, v in (kwargs.get("env") or os.environ).items()}
+        env.setdefault("MPLBACKEND", INLINE_BACKEND)
+        pid = fork_server(self.parent.preload).fork({
+            "connection_file": self.parent.connection_file, "arguments": arguments, "cwd": cwd, "env": env,
+            "log_file": self.parent.log_file})
+        self.process = ForkedKernel(pid)
+        self.pid = self.pgid = pid
+        self.cwd = cwd
+        return self.connection_info
+
+    async def wait(self):
+        """Wait for the kernel to end, polling every few milliseconds (the local provisioner polls
+        every 100 ms: a tenth of a second lost per chapter)."""
+        if not isinstance(self.process, ForkedKernel):
+            return await super().wait()
+        import asyncio
+
+        while self.process.poll() is None:
+            await asyncio.sleep(0.005)
+        ret = self.process.wait()
+        self.process = None
+        return ret
+
+
+class WarmKernelManager(AsyncKernelManager):
+    """nbclient's kernel manager, with its kernel forked from the fork server."""
+
+    preload: list[str] = []  # the modules of the fork server
+    log_file: str | None = None  # where the kernel's low-level output (its stderr) goes
+
+    async def _async_pre_start_kernel(self, **kw):
+        self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
+        if self.provisioner is None:
+            self.provisioner = WarmProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
+        return await super()._async_pre_start_kernel(**kw)
+
+
+def warm_manager(preload: list[str], log_file: str | None = None) -> type[WarmKernelManager]:
+    """The kernel manager class for one chapter: its kernel forked from a fork server preloaded
+    with ``preload``, its low-level output going to ``log_file``."""
+    return type("ChapterKernelManager", (WarmKernelManager,), {"preload": list(preload), "log_file": log_file})

@@ -1,0 +1,137 @@
+"""The warm engine: chapters' kernels forked from a fork server that has imported their packages.
+
+Every chapter must still run in a fresh process with a fresh namespace: nothing of one chapter —
+variables, random state, matplotlib settings, glued values, environment variables — may reach the
+next, and a chapter executed warm must be the chapter executed cold.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import nbformat
+import pytest
+
+from conftest import REPO, copy_repo, run_iff
+
+pytestmark = pytest.mark.slow
+
+LEAKY = """
+import os, random
+import numpy as np
+import matplotlib
+import matplotlib.pyplot as plt
+from myst_nb import glue
+LEFT_BEHIND = "a variable of the first chapter"
+os.environ["IFF_LEFT_BEHIND"] = "an environment variable of the first chapter"
+matplotlib.rcParams["lines.linewidth"] = 9.0
+np.random.seed(12345)
+random.seed(12345)
+glue("first_only", "glued by the first chapter", display=False)
+fig, ax = plt.subplots()
+ax.plot([0, 1], [0, 1])
+display(fig)
+print(json.dumps({"pid": os.getpid(), "np": np.random.random(), "py": random.random()}))
+"""
+PROBE = """
+import os, random
+import numpy as np
+import matplotlib
+import matplotlib.pyplot as plt
+fig, ax = plt.subplots()
+ax.plot([0, 1], [1, 0])
+display(fig)
+print(json.dumps({"pid": os.getpid(), "leaked_variable": "LEFT_BEHIND" in globals(),
+                  "leaked_environment": "IFF_LEFT_BEHIND" in os.environ,
+                  "linewidth": matplotlib.rcParams["lines.linewidth"],
+                  "np": np.random.random(), "py": random.random(),
+                  "cwd": os.getcwd(), "parameter": parameter}))
+"""
+
+
+def _notebook(source: str, parameters: bool = False):
+    cells = [nbformat.v4.new_code_cell("import json\nparameter = 'default'", metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_code_cell(source)]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    return nb
+
+
+def _execute(nb, out, cwd, **parameters):
+    import papermill as pm
+
+    from methods.build.kernels import preload_modules, warm_manager
+
+    pm.execute_notebook(nb, str(out), parameters=parameters, cwd=str(cwd), kernel_name="python3", progress_bar=False,
+                        request_save_on_cell_execute=False, shutdown_kernel="immediate",
+                        kernel_manager_class=warm_manager(preload_modules(["methods.model.chapter.figures"])))
+    done = nbformat.read(str(out), as_version=4)
+    streams = [o["text"] for c in done.cells for o in c.get("outputs", []) if o.get("output_type") == "stream"]
+    kinds = {k for c in done.cells for o in c.get("outputs", []) for k in o.get("data", {})}
+    return json.loads(streams[-1]), kinds, done
+
+
+def test_nothing_of_one_chapter_reaches_the_next(tmp_path):
+    """Two notebooks through the same fork server, one after the other."""
+    first, kinds_first, done_first = _execute(_notebook(LEAKY), tmp_path / "first.ipynb", REPO)
+    second, kinds_second, done_second = _execute(_notebook(PROBE), tmp_path / "second.ipynb", tmp_path,
+                                                 parameter="given by papermill")
+    assert first["pid"] != second["pid"] != os.getpid()  # a fresh process for each
+    assert not second["leaked_variable"] and not second["leaked_environment"]
+    assert second["linewidth"] == 1.5  # matplotlib's default, not the first chapter's setting
+    assert (second["np"], second["py"]) != (first["np"], first["py"])  # random state not inherited
+    assert second["cwd"] == str(tmp_path) and second["parameter"] == "given by papermill"
+    # figures are displayed as figures (the inline backend works in a forked kernel)
+    assert "image/png" in kinds_first | kinds_second or "image/svg+xml" in kinds_first | kinds_second
+    glued = [o for c in done_second.cells for o in c.get("outputs", [])
+             if "application/papermill.record/text/plain" in o.get("data", {})]
+    assert not glued  # the first chapter's glued value is not in the second's outputs
+    assert any("application/papermill.record/text/plain" in o.get("data", {})
+               for c in done_first.cells for o in c.get("outputs", []))
+
+
+def test_a_forked_worker_starts_its_own_fork_server():
+    """A process forked from one that has a fork server starts its own (it could not use its
+    parent's), and a fork server ends with the process that started it."""
+    from methods.build.kernels import fork_server
+
+    parent = fork_server(["json"])
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            child = fork_server(["json"])
+            os.write(w, str(child.process.pid).encode())
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    child_server = int(os.read(r, 64))
+    assert child_server != parent.process.pid
+    import time
+
+    for _ in range(100):  # the child's fork server notices that its parent is gone
+        try:
+            os.kill(child_server, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the fork server outlived the process that started it")
+
+
+def test_a_chapter_executed_warm_is_the_chapter_executed_cold(tmp_path):
+    """Same seed, same inputs: the warm and the cold engine give identical results, byte for byte,
+    and the same outputs in the executed notebook (figures included)."""
+    out = {}
+    for engine in ("cold", "warm"):
+        root = copy_repo(tmp_path / engine, countries=["XRU"])
+        result = run_iff("run", "--engine", engine, "--draws", "300", "--market", "drugs", cwd=root)
+        assert result.returncode == 0, result.stderr
+        folder = root / "book" / "countries" / "XRU"
+        nb = nbformat.read(str(folder / "drugs.ipynb"), as_version=4)
+        kinds = sorted(k for c in nb.cells for o in c.get("outputs", []) for k in o.get("data", {}))
+        out[engine] = ((folder / "drugs.summary.csv").read_bytes(), (folder / "drugs.flows.csv").read_bytes(),
+                       (folder / "drugs.partners.csv").read_bytes(), kinds)
+    assert out["warm"][:3] == out["cold"][:3]
+    assert out["warm"][3] == out["cold"][3] and "image/svg+xml" in out["warm"][3]
