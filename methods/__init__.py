@@ -14,4 +14,9 @@
     generated pages, the Sphinx process, the regional pages, the exports, the new-country file,
     the benchmark. No chapter imports it, so changing it never re-executes a chapter.
 """
-__version__ = "0.2.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("iff-handbook")  # the one place it is written: pyproject.toml
+except PackageNotFoundError:  # a copy of the sources that was not installed
+    __version__ = "unknown"

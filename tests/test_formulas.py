@@ -216,7 +216,7 @@ def test_the_chapters_compare_total_iffs_with_gdp():
     from methods.model.chapter.tables import gdp_share_sentence
 
     # US$ 5.27 billion against a GDP of US$ 323 billion: 100 x 5.27 / 323 = 1.63%
-    assert "**1.63% of the GDP of Colombia** in 2019" in gdp_share_sentence("Colombia", 2019, 5.27e9, 323e9)
+    assert "**1.63% of Colombia's GDP** in 2019" in gdp_share_sentence("Colombia", 2019, 5.27e9, 323e9)
     assert "not compared with GDP" in gdp_share_sentence("Ruritania", 2019, 1e6, None)
 
 

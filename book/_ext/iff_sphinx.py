@@ -251,6 +251,33 @@ def _spanish_citations():
     register_plugin("sphinxcontrib.bibtex.style.referencing", "author_year_es", SpanishAuthorYearReferenceStyle)
 
 
+def _pasted_numbers_in_the_editions_language():
+    """Numbers pasted from a chapter (``{glue:text}`key:,.1f```) are formatted by Python's format
+    specifications, the English way; in the Spanish edition they are rewritten the Spanish way
+    (decimal comma, thousands grouped by a narrow space) once pasted, on every page."""
+    from sphinx.transforms.post_transforms import SphinxPostTransform
+
+    class SpanishPastedNumbers(SphinxPostTransform):
+        default_priority = 900  # after MyST-NB has pasted the glued values of other pages
+
+        def run(self, **kwargs):
+            if self.config.iff_language == "en":
+                return
+            from docutils import nodes
+
+            from methods.model.i18n import Translator
+
+            tr = Translator(self.config.iff_language)
+            for node in list(self.document.findall(nodes.inline)):
+                if "pasted-text" in node.get("classes", []):
+                    text = node.astext()
+                    converted = tr.numbers(text)
+                    if converted != text:
+                        node.children = [nodes.Text(converted)]
+
+    return SpanishPastedNumbers
+
+
 LANGUAGE_NAMES = {"en": "English", "es": "Español"}
 
 
@@ -294,6 +321,7 @@ def setup(app):
     app.add_config_value("iff_other_root", "", "html")
     app.connect("html-page-context", _language_switch, priority=950)
     app.add_transform(_generated_text_is_not_translated())
+    app.add_post_transform(_pasted_numbers_in_the_editions_language())
     app.connect("doctree-read", _count_untranslated)
     app.connect("build-finished", _report_untranslated)
     _dotted_number_search(app)

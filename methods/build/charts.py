@@ -32,17 +32,19 @@ def svg(fig) -> str:
 
 
 def grouped_bars(categories: list[str], series: dict[str, list[float]], title: str, ylabel: str,
-                 colors: dict[str, str] | None = None, tr=None) -> str:
-    """Bars grouped by category, one bar per series, a y axis with its unit and a legend outside the plot."""
+                 roles: dict[str, str] | None = None, tr=None) -> str:
+    """Bars grouped by category, one bar per series, a y axis with its unit and a legend outside the
+    plot. ``roles``: the series that are inward or outward flows (drawn in those flows' colours)."""
     names = list(series)
-    colors = colors or {n: (INWARD if n == "inward" else OUTWARD if n == "outward" else PALETTE[i % len(PALETTE)])
-                        for i, n in enumerate(names)}
+    role_colors = {"inward": INWARD, "outward": OUTWARD}
+    colors = {n: role_colors.get((roles or {}).get(n, n), PALETTE[i % len(PALETTE)]) for i, n in enumerate(names)}
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(WIDTH, 4.4), layout="constrained")
         step = 0.8 / max(len(names), 1)
         for j, name in enumerate(names):
             xs = [i - 0.4 + step * (j + 0.5) for i in range(len(categories))]
-            ax.bar(xs, [v if v == v else 0.0 for v in series[name]], width=step * 0.92, color=colors[name], label=name)
+            # a value not estimated (NaN) draws no bar: never a bar of zero
+            ax.bar(xs, series[name], width=step * 0.92, color=colors[name], label=name)
         ax.set_xticks(range(len(categories)), categories, rotation=30 if len(categories) > 5 else 0,
                       ha="right" if len(categories) > 5 else "center", rotation_mode="anchor")
         # numbers in the edition's style (``tr``: its translator; English by default)

@@ -122,10 +122,9 @@ def parameter_templates(project: Project) -> dict[str, Catalog]:
     out = {}
     for path in project.parameter_files():
         cf = load_country(path)
+        # (a country's name is given in Spanish by its file's name_es)
         messages = [(cf.summary, "summary")] + [(text, ".".join(map(str, p + (field,))))
                                                  for p, field, text in _free_texts(cf)]
-        if cf.name_es is None:
-            messages.append((cf.name, "name"))
         out[cf.country] = _template(messages)
     return out
 

@@ -9,11 +9,16 @@ executes the chapter, with its parameters, through nbclient; only the kernel it 
 started this way (:class:`WarmKernelManager`, given to nbclient as its kernel manager class).
 
 Each chapter still runs in a process of its own, started from the same clean state: the fork
-server imports modules and nothing else (it never creates a shell, a figure or a random draw), so
-no variable, random state, matplotlib setting, glued value or environment variable of one chapter
-can reach the next; the kernel's environment and working folder are the ones papermill asks for,
-and its random generators are seeded afresh, as a new process's are. The tests check this
-(``tests/test_kernels.py``), and that the warm and the cold engine give the same chapters.
+server imports modules and fills a few caches (:mod:`methods.build.preload`), and nothing else (it
+never creates a shell, a figure of pyplot's or a random draw), so no variable, random state,
+matplotlib setting, glued value or environment variable of one chapter can reach the next; the
+kernel's environment, time zone and working folder are the ones papermill asks for, and its random
+generators are seeded afresh, as a new process's are. What differs from a cold kernel, and does not
+reach a chapter's results: the modules were imported in the fork server's environment (matplotlib
+read its configuration folder there), the hash seed of strings is the fork server's, and the kernel
+ends with the fork server rather than with the worker (which the fork server follows within a
+second). The tests check the isolation (``tests/test_kernels.py``) and that the warm and the cold
+engine give the same chapters.
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
+import threading
 import uuid
 from pathlib import Path
 
@@ -54,11 +59,12 @@ class ForkServer:
     """This process's fork server (:mod:`methods.build.zygote`), started at once; it answers once it
     has imported its modules."""
 
-    def __init__(self, modules: list[str]):
+    def __init__(self, modules: list[str], fingerprint: str = ""):
+        self.fingerprint = fingerprint
         self.folder = tempfile.mkdtemp(prefix="iff-forkserver-")
         self.address = os.path.join(self.folder, "socket")
-        env = dict(os.environ, MPLBACKEND=os.environ.get("MPLBACKEND", INLINE_BACKEND))
         # the inline backend, as ipykernel sets it for a cold kernel: matplotlib reads it when imported
+        env = dict(os.environ, MPLBACKEND=os.environ.get("MPLBACKEND", INLINE_BACKEND))
         self.process = subprocess.Popen([sys.executable, "-m", "methods.build.zygote", self.address, *modules],
                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                         env=env)
@@ -68,25 +74,30 @@ class ForkServer:
         return self.process.poll() is None
 
     def fork(self, request: dict) -> int:
-        """A new kernel (the process id of the fork server's child)."""
-        if not self.ready:
-            import selectors
+        """A new kernel: the process id of the fork server's child. A failure is reported the way
+        jupyter_client reports a kernel that did not start, which the runner tries again."""
+        try:
+            if not self.ready:
+                import selectors
 
-            with selectors.DefaultSelector() as sel:
-                sel.register(self.process.stdout, selectors.EVENT_READ)
-                if not sel.select(START_LIMIT) or self.process.stdout.readline().strip() != b"ready":
-                    raise RuntimeError("Kernel didn't respond in time: the fork server of the warm engine did not start")
-            self.ready = True
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.connect(self.address)
-            conn.sendall(json.dumps(request).encode() + b"\n")
-            reply = b""
-            while not reply.endswith(b"\n"):
-                chunk = conn.recv(4096)
-                if not chunk:
-                    raise RuntimeError("Kernel died before replying to kernel_info: the fork server closed")
-                reply += chunk
-        return int(json.loads(reply)["pid"])
+                with selectors.DefaultSelector() as sel:
+                    sel.register(self.process.stdout, selectors.EVENT_READ)
+                    if not sel.select(START_LIMIT) or self.process.stdout.readline().strip() != b"ready":
+                        raise RuntimeError("the fork server of the warm engine did not start")
+                self.ready = True
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                conn.settimeout(30)
+                conn.connect(self.address)
+                conn.sendall(json.dumps(request).encode() + b"\n")
+                reply = b""
+                while not reply.endswith(b"\n"):
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        raise RuntimeError("the fork server closed the connection")
+                    reply += chunk
+            return int(json.loads(reply)["pid"])
+        except (OSError, RuntimeError, ValueError, KeyError) as exc:
+            raise RuntimeError(f"Kernel died before replying to kernel_info (the warm engine: {exc})") from None
 
     def close(self) -> None:
         if self.alive():
@@ -99,51 +110,89 @@ class ForkServer:
 
 
 _SERVERS: dict[tuple[int, tuple[str, ...]], ForkServer] = {}
+_LOCK = threading.Lock()  # a Dask worker runs chapters in threads
+
+
+def code_fingerprint(modules: list[str]) -> str:
+    """The state of the package's modules among ``modules`` (their files' sizes and times): a fork
+    server that imported an older version of the model is replaced, not reused."""
+    import importlib.util
+
+    parts = []
+    for name in modules:
+        if name.split(".")[0] != "methods":
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        if spec is not None and spec.origin and os.path.isfile(spec.origin):
+            info = os.stat(spec.origin)
+            parts.append(f"{name}:{info.st_mtime_ns}:{info.st_size}")
+    return "|".join(parts)
 
 
 def fork_server(modules: list[str]) -> ForkServer:
-    """This process's fork server for ``modules`` (started on first use, again if it died)."""
+    """This process's fork server for ``modules`` (started on first use, again if it died or if the
+    model's code changed since it started)."""
     key = (os.getpid(), tuple(modules))  # a forked process starts its own: it cannot use its parent's
-    server = _SERVERS.get(key)
-    if server is None or not server.alive():
-        server = _SERVERS[key] = ForkServer(list(modules))
-        atexit.register(server.close)
-    return server
+    fingerprint = code_fingerprint(list(modules))
+    with _LOCK:
+        server = _SERVERS.get(key)
+        if server is not None and (not server.alive() or server.fingerprint != fingerprint):
+            server.close()
+            server = None
+        if server is None:
+            server = _SERVERS[key] = ForkServer(list(modules), fingerprint)
+            atexit.register(server.close)
+        return server
 
 
 class ForkedKernel:
     """The handle of a forked kernel, with the methods of :class:`subprocess.Popen` that
-    jupyter_client's local provisioner uses (the fork server reaps it when it ends)."""
+    jupyter_client's local provisioner uses. It holds a pidfd of the kernel (the fork server, not
+    this process, is its parent and reaps it), so that a process id used again by another process is
+    never mistaken for the kernel. The exit status is not known here: an ended kernel reports 0."""
 
     stdin = stdout = stderr = None  # the kernel talks over its sockets only
 
     def __init__(self, pid: int):
         self.pid = pid
         self.returncode = None
+        try:
+            self._fd = os.pidfd_open(pid)
+        except ProcessLookupError:  # already gone
+            self._fd = None
+            self.returncode = 0
+
+    def _ended(self, timeout: float = 0.0) -> bool:
+        import select
+
+        if self._fd is None:
+            return True
+        if select.select([self._fd], [], [], timeout)[0]:
+            os.close(self._fd)
+            self._fd = None
+            self.returncode = 0
+            return True
+        return False
 
     def poll(self):
-        if self.returncode is None:
-            try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:
-                self.returncode = 0
-            except PermissionError:
-                pass
+        self._ended()
         return self.returncode
 
     def wait(self, timeout=None):
-        end = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is None:
-            if end is not None and time.monotonic() > end:
+        if not self._ended(timeout if timeout is not None else None):
+            if timeout is not None:
                 raise subprocess.TimeoutExpired("kernel", timeout)
-            time.sleep(0.005)
         return self.returncode
 
     def send_signal(self, signum):
-        try:
-            os.kill(self.pid, signum)
-        except ProcessLookupError:
-            pass
+        if self._fd is not None:
+            try:
+                signal.pidfd_send_signal(self._fd, signum)
+            except ProcessLookupError:
+                pass
 
     def kill(self):
         self.send_signal(signal.SIGKILL)
@@ -170,7 +219,8 @@ class WarmProvisioner(LocalProvisioner):
             "connection_file": self.parent.connection_file, "arguments": arguments, "cwd": cwd, "env": env,
             "log_file": self.parent.log_file})
         self.process = ForkedKernel(pid)
-        self.pid = self.pgid = pid
+        self.pid = pid
+        self.pgid = None  # signals go to the kernel through its pidfd, never to a process group by number
         self.cwd = cwd
         return self.connection_info
 
@@ -183,7 +233,7 @@ class WarmProvisioner(LocalProvisioner):
 
         while self.process.poll() is None:
             await asyncio.sleep(0.005)
-        ret = self.process.wait()
+        ret = self.process.returncode
         self.process = None
         return ret
 

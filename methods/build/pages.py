@@ -163,7 +163,7 @@ def write_country_pages(project: Project, chapters: list[Chapter], inputs_pages:
                                 "note": tr.text(market.note) if market.note else None,
                                 "gaps": [{"what": tr.text(g.what), "institution": tr.text(g.institution)}
                                          for g in market.data_gaps]})
-        name = (cf.name_es or cf.name) if cf is not None and project.lang == "es" else ch.name
+        name = cf.name_in(project.lang) if cf is not None else ch.name
         page = render(
             "country.md.j2", project.lang, name=name, fictional=ch.fictional, file=Md(f"`parameters/{ch.country}.yml`"),
             inputs_page=(Md(f"{{ref}}`{role_text(reference_of_inputs)} <inputs-{ch.country.lower()}>`")
@@ -194,7 +194,7 @@ def write_inputs_reference(project: Project, cfs: list[CountryFile]) -> list[str
     countries = []
     for cf in cfs:
         infos = input_infos(cf)
-        name = (cf.name_es or cf.name) if project.lang == "es" else cf.name
+        name = cf.name_in(project.lang)
         countries.append({"link": Md(f"[{md_text(name)} ({cf.country})](inputs/{cf.country}.md)"),
                           "n_inputs": len(infos), "n_assumed": sum(_has_assumption(i.quantity) for i in infos)})
     write_if_changed(project.book_dir / "reference" / "inputs.md",
@@ -251,7 +251,7 @@ def _inputs_page(cf: CountryFile, keys: dict, tr: Translator) -> str:
                          "unit": q.unit, "provenance": _provenance_cell(q, keys, tr)})
         if rows:
             groups.append({"title": title, "rows": rows})
-    name = (cf.name_es or cf.name) if tr.lang == "es" else cf.name
+    name = cf.name_in(tr.lang)
     here = tr("here")
     return render("inputs-country.md.j2", tr.lang, label=Md(f"inputs-{cf.country.lower()}"), name=name,
                   code=cf.country, file=Md(f"`parameters/{cf.country}.yml`"),
@@ -360,7 +360,7 @@ def prepare_editions(project: Project, editions: tuple[str, ...] = ("en", "es"))
         prepare_sources(link_spanish_sources(project), cfs)
 
 
-GENERATED_SOURCES = ("countries", "results")  # folders of book/ written by iff run / iff build
+GENERATED_SOURCES = ("countries", "results", "_generated")  # folders of book/ written by iff run / iff build
 
 
 def structure_hash(project: Project) -> str:
@@ -469,9 +469,10 @@ def is_current(project: Project) -> bool:
 
 
 def build_edition(project: Project, jobs: int = 1, force: bool = False, full: bool = False,
-                  say=print, prepared: PreparedBook | None = None) -> tuple[bool, float]:
+                  say=print, prepared: PreparedBook | None = None) -> tuple[bool, float, tuple[str, str]]:
     """Strict build of one edition (warnings are errors) into its staging folder. Returns (built,
-    seconds); raises IffError when the build fails, after removing the staging folder.
+    seconds, the fingerprints of its sources and structure taken before it read them); raises
+    IffError when the build fails, after removing the staging folder.
 
     Every page is re-read when the book's structure changed since the last successful build (see
     :func:`structure_hash`), when there is no previous build, or with ``full``; otherwise only the
@@ -481,12 +482,12 @@ def build_edition(project: Project, jobs: int = 1, force: bool = False, full: bo
     """
     stamp, structure_stamp = project.stamp("book-sources"), project.stamp("book-structure")
     digest = sources_hash(project)
+    structure = structure_hash(project)
     if (not force and not full and project.html_dir.joinpath("index.html").exists() and stamp.exists()
             and stamp.read_text() == digest):
         if prepared is not None:
             prepared.cancel()
-        return False, 0.0
-    structure = structure_hash(project)
+        return False, 0.0, (digest, structure)
     incremental = (not full and not force and stamp.exists() and structure_stamp.exists()
                    and structure_stamp.read_text() == structure
                    and (project.doctree_dir / "environment.pickle").exists())
@@ -525,13 +526,15 @@ def build_edition(project: Project, jobs: int = 1, force: bool = False, full: bo
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
         what = "the book build" if project.lang == "en" else "the build of the Spanish edition"
         raise IffError(f"{what} failed ({len(problems)} problem(s); full log: {project.rel(log)}):\n{shown}{more}")
-    return True, seconds
+    return True, seconds, (digest, structure)
 
 
-def commit_stamps(project: Project) -> None:
-    """Record what the edition just published was built from (after :func:`publish`)."""
-    write_if_changed(project.stamp("book-sources"), sources_hash(project))
-    write_if_changed(project.stamp("book-structure"), structure_hash(project))
+def commit_stamps(project: Project, digests: tuple[str, str]) -> None:
+    """Record what the edition just published was built from (after :func:`publish`): the
+    fingerprints taken before the build read its sources, so that a file changed during the build
+    is built again next time."""
+    write_if_changed(project.stamp("book-sources"), digests[0])
+    write_if_changed(project.stamp("book-structure"), digests[1])
 
 
 def edition_jobs(jobs: int, editions: int = 2) -> int:
@@ -559,6 +562,7 @@ def build_html(project: Project, jobs: int = 1, force: bool = False, full: bool 
         return False, 0.0
     start = time.perf_counter()
     built = {e.lang: False for e in editions}
+    digests = {}
     try:
         with ThreadPoolExecutor(max_workers=len(todo)) as pool:
             futures = {e.lang: pool.submit(build_edition, e, edition_jobs(jobs, len(todo)), force, full, say,
@@ -566,7 +570,7 @@ def build_html(project: Project, jobs: int = 1, force: bool = False, full: bool 
             errors = []
             for lang, future in futures.items():
                 try:
-                    built[lang] = future.result()[0]
+                    built[lang], _seconds, digests[lang] = future.result()
                 except BaseException as exc:  # noqa: BLE001 - the other edition's build is awaited first
                     errors.append(exc)
         if errors:
@@ -584,5 +588,5 @@ def build_html(project: Project, jobs: int = 1, force: bool = False, full: bool 
     publish(project, built)
     for edition in editions:
         if built[edition.lang]:
-            commit_stamps(edition)
+            commit_stamps(edition, digests[edition.lang])
     return True, time.perf_counter() - start

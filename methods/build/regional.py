@@ -14,11 +14,9 @@ import pandas as pd
 
 from ..model.chapter.tables import DIRECTION_NAMES, product_label
 from ..model.i18n import N_, Translator
-from ..model.chapter.figures import INWARD, OUTWARD
 from ..model.network import discrepancy_reason, joint_total_draws, reconciled_totals, summarise_draws
 from ..model.params.partners import partner_name
 from ..model.params import MARKET_LABELS, CountryFile
-from .charts import grouped_bars
 from .export import load_draws, load_partners, load_summaries, network_pairs, not_estimated_rows, results_table, write_table
 from .files import write_if_changed, write_with
 from .project import Project
@@ -44,28 +42,76 @@ def _money(x, tr: Translator | None = None) -> Md:
 EN = Translator("en")
 
 
+_RESULTS: dict[tuple, tuple] = {}
+
+
+def _chapter_results(project: Project, include_fictional: bool = False) -> tuple:
+    """(summaries, partners, draws, pairs) of the chapters' results files, read once per process
+    while the files are unchanged (both editions are generated from the same files)."""
+    files = []
+    base = Project(project.root).book_dir / "countries"
+    for f in sorted(base.glob("*/.*.manifest.json")) + sorted(base.glob("*/*.summary.csv")) + \
+            sorted(base.glob("*/*.partners.csv")) + sorted(base.glob("*/*.draws.npz")):
+        info = f.stat()
+        files.append((str(f), info.st_mtime_ns, info.st_size))
+    key = (str(project.root), include_fictional, tuple(files))
+    if key not in _RESULTS:
+        english = Project(project.root)
+        summaries = load_summaries(english, include_fictional)
+        partners = load_partners(english, include_fictional)
+        draws = load_draws(english, include_fictional)
+        if len(_RESULTS) > 3:
+            _RESULTS.clear()
+        _RESULTS[key] = (summaries, partners, draws, {})
+    return _RESULTS[key]
+
+
+def _pairs(cached: tuple, partners: pd.DataFrame, draws: dict, which: str = "all") -> pd.DataFrame:
+    """The reconciled network of cached results (computed once for both editions)."""
+    memo = cached[3]
+    if which not in memo:
+        memo[which] = network_pairs(partners, draws)
+    return memo[which]
+
+
+def _chart(path: Path, *args, **kwargs) -> None:
+    """Write the chart ``grouped_bars(*args, **kwargs)`` to ``path`` unless it was drawn from the same
+    data and words before (drawing it takes a fifth of a second; its fingerprint sits beside it)."""
+    import hashlib
+
+    stamp = path.with_name(f".{path.name}.sha256")
+    words = kwargs.get("tr").lang if kwargs.get("tr") is not None else "en"
+    digest = hashlib.sha256(repr((args, words, sorted((k, repr(v)) for k, v in kwargs.items() if k != "tr"))).encode()
+                            ).hexdigest()
+    if path.is_file() and stamp.is_file() and stamp.read_text() == digest:
+        return
+    from .charts import grouped_bars  # matplotlib is imported only when a chart must be drawn
+
+    write_if_changed(path, grouped_bars(*args, **kwargs))
+    write_if_changed(stamp, digest)
+
+
 def write_results_pages(project: Project, cfs: dict[str, CountryFile]) -> bool:
     """Write book/results/ (two pages, their figures and the exports). False if there is no result
     yet: the two pages then say so (hand-written chapters link to them), and nothing else is kept."""
     out = project.book_dir / "results"
     tr = Translator(project.lang)
-    summaries = load_summaries(project)
+    cached = _chapter_results(project)
+    summaries, partners, draws = cached[:3]
     if summaries.empty:
         write_landing(project, pd.DataFrame(), {}, {})
         out.mkdir(parents=True, exist_ok=True)
         for f in out.iterdir():
-            if f.name not in ("summary.md", "mirror.md"):
+            if f.name not in ("summary.md", "mirror.md") and not f.is_dir():
                 f.unlink()
         write_if_changed(out / "summary.md", render("results-waiting.md.j2", project.lang, label="results-summary",
                                                    title=tr("Results by country: SDG indicator 16.4.1")))
         write_if_changed(out / "mirror.md", render("results-waiting.md.j2", project.lang, label="mirror-flows",
                                                   title=tr("Mirror flows between countries")))
         return False
-    partners = load_partners(project)
-    draws = load_draws(project)
-    pairs = network_pairs(partners, draws)
+    pairs = _pairs(cached, partners, draws)
     results = results_table(summaries, not_estimated_rows(cfs.values()), partners, pairs)
-    names = {iso: country_name(cfs[iso], project.lang) if iso in cfs else iso for iso in results["country"].unique()}
+    names = {iso: cfs[iso].name_in(project.lang) if iso in cfs else iso for iso in results["country"].unique()}
     if project.lang == "en":
         # the xlsx file carries a timestamp: it is rewritten only when the data (the csv) changed
         csv_changed = True
@@ -85,11 +131,6 @@ def write_results_pages(project: Project, cfs: dict[str, CountryFile]) -> bool:
     write_landing(project, results, names, draws)
     write_if_changed(out / "mirror.md", network_page(pairs, summaries, names, tr))
     return True
-
-
-def country_name(cf: CountryFile, lang: str) -> str:
-    """A country's name in the edition's language (``name_es`` in Spanish, where the file gives it)."""
-    return (cf.name_es or cf.name) if lang == "es" else cf.name
 
 
 def _product_name(market: str, product: str, cf: CountryFile | None, tr: Translator = EN) -> str:
@@ -158,7 +199,7 @@ def summary_page(results: pd.DataFrame, names: dict[str, str], cfs: dict[str, Co
                        .pivot_table(index=["name", "market", "direction"], columns="year", values="value_usd",
                                     aggfunc=_sum_or_none) / 1e6)
     direction_table.index = direction_table.index.set_names([N_("country"), N_("market"), N_("direction")])
-    totals = total.groupby(["country", "year"], as_index=False)["value_usd"].sum()
+    totals = total.groupby(["country", "year"], as_index=False)["value_usd"].sum(min_count=1)  # not estimated stays so
     # the totals over markets, over countries and over years, and the GDP shares, from joint draws
     joint = joint_total_draws(draws or {}, countries=set(countries))
     joint_rows, gdp_rows = [], []
@@ -180,12 +221,12 @@ def summary_page(results: pd.DataFrame, names: dict[str, str], cfs: dict[str, Co
                 f"{pc(value.get(y) / gdp[i])} ({pc(share[0, i])}–{pc(share[2, i])})") for i, y in enumerate(years)}})
     joint_table = md_table(pd.DataFrame(joint_rows), include_index=False) if joint_rows else None
     gdp_table = md_table(pd.DataFrame(gdp_rows), include_index=False) if gdp_rows else None
-    write_if_changed(out / "totals.svg", grouped_bars(
+    _chart(out / "totals.svg",
         [str(y) for y in years],
-        {names[iso]: [float(totals[(totals["country"] == iso) & (totals["year"] == y)]["value_usd"].sum()) / 1e6
+        {names[iso]: [float(totals[(totals["country"] == iso) & (totals["year"] == y)]["value_usd"].sum(min_count=1)) / 1e6
                       for y in years] for iso in countries},
         tr("Total IFFs (inward + outward), drug trafficking and smuggling of migrants"),
-        tr("millions of current US dollars"), tr=tr))
+        tr("millions of current US dollars"), tr=tr)
     cats, inward, outward = [], [], []
     for iso in countries:
         c = central[(central["country"] == iso) & central["direction"].isin(["inward", "outward"])]
@@ -195,11 +236,11 @@ def summary_page(results: pd.DataFrame, names: dict[str, str], cfs: dict[str, Co
             if m["value_usd"].isna().all():
                 continue  # a market not estimated has no bar (never a bar of zero)
             cats.append(f"{names[iso]}: {_market(market, tr)}")
-            inward.append(float(m[m["direction"] == "inward"]["value_usd"].sum()) / 1e6)
-            outward.append(float(m[m["direction"] == "outward"]["value_usd"].sum()) / 1e6)
-    write_if_changed(out / "markets.svg", grouped_bars(
-        cats, {tr("inward"): inward, tr("outward"): outward}, tr("Inward and outward IFFs by country and market, last year"),
-        tr("millions of current US dollars"), colors={tr("inward"): INWARD, tr("outward"): OUTWARD}, tr=tr))
+            inward.append(float(m[m["direction"] == "inward"]["value_usd"].sum(min_count=1)) / 1e6)
+            outward.append(float(m[m["direction"] == "outward"]["value_usd"].sum(min_count=1)) / 1e6)
+    _chart(out / "markets.svg",
+           cats, {tr("inward"): inward, tr("outward"): outward}, tr("Inward and outward IFFs by country and market, last year"),
+           tr("millions of current US dollars"), roles={tr("inward"): "inward", tr("outward"): "outward"}, tr=tr)
     last_year = results["year"].max()
     scen = results[(results["product"] == "all") & (results["direction"] == "total") & (results["year"] == last_year)]
     scenario_table = (scen.assign(country=scen["country"].map(names))
@@ -294,10 +335,10 @@ def write_network_example(project: Project) -> bool:
 
     page = project.book_dir / "countries" / "network-example.md"
     tr = Translator(project.lang)
-    partners = load_partners(project, include_fictional=True)
+    cached = _chapter_results(project, include_fictional=True)
+    partners, draws = cached[1], cached[2]
     fictional = partners[partners["country"].str.startswith("X")] if not partners.empty else partners
-    pairs = network_pairs(fictional, {k: v for k, v in load_draws(project, include_fictional=True).items()
-                                      if k[0].startswith("X")})
+    pairs = _pairs(cached, fictional, {k: v for k, v in draws.items() if k[0].startswith("X")}, "fictional")
     both = pairs[pairs["rule"].str.startswith("both") & (pairs["market"] == "drugs")] if not pairs.empty else pairs
     page.parent.mkdir(parents=True, exist_ok=True)
     if both.empty or both["quantity_kg_seller"].isna().all():
@@ -325,7 +366,7 @@ def write_network_example(project: Project) -> bool:
         reconciled_low=ex["reconciled_p05_usd"] / 1e6, reconciled_high=ex["reconciled_p95_usd"] / 1e6,
         reconciled_t=ex["reconciled_kg"] / 1e3, z90=Z90, reason=discrepancy_reason(ex, tr), disagree=bool(ex["disagree"]),
         matrix=bilateral_matrix(pairs, last, names, tr),
-        imputed=sorted({f"{_name(r.seller, names)} → {_name(r.buyer, names)} ({product(r.market, r.product)}): "
+        imputed=sorted({f"{_name(r.seller, names, tr.lang)} → {_name(r.buyer, names, tr.lang)} ({product(r.market, r.product)}): "
                         f"{discrepancy_reason(r, tr)}" for r in pairs[~pairs["rule"].str.startswith("both")].itertuples()})))
     return True
 

@@ -25,8 +25,10 @@ def _finalize(value):
 def role_text(label: str) -> str:
     """Text for the label of a MyST role (``{doc}`label <target>```): inside a role the text is taken
     as it is, so a backslash escape would show; the characters that would end the label (a
-    backtick, angle brackets) are replaced instead. For labels the program composes."""
-    return " ".join(str(label).split()).replace("`", "'").replace("<", "‹").replace(">", "›")
+    backtick, angle brackets, a pipe) are replaced instead. Inside a role nothing else is markup: a
+    country's name from a parameter file is shown as typed."""
+    return (" ".join(str(label).split()).replace("`", "'").replace("<", "‹").replace(">", "›")
+            .replace("|", "∣"))  # a pipe would end the cell of a table the label is in
 
 
 class Message(Md):
@@ -48,8 +50,7 @@ def environment(lang: str = "en") -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
                              lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
     tr = Translator(lang)
-    env.install_gettext_callables(gettext=lambda s: Message(tr(s)),
-                                  ngettext=lambda s, p, n: Message(tr(s if n == 1 else p)), newstyle=False)
+    env.install_gettext_callables(gettext=lambda s: Message(tr(s)), ngettext=None, newstyle=False)  # no plurals used
     env.policies["ext.i18n.trimmed"] = True
     env.filters["html"] = lambda v: Md(html_text(v))
     env.filters["md"] = lambda v: Md(md_text(v))

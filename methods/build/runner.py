@@ -236,7 +236,7 @@ def plan(project: Project, countries: list[str] | None = None, markets: list[str
                 log_file=str(project.logs_dir / f"{cf.country}-{market}.log"), failed_dir=str(project.failed_dir),
                 parameters=(("country", cf.country), ("parameters_file", rel), ("draws", draws), ("seed", seed),
                             ("glue_details", cf.fictional), ("languages", ",".join(editions))),
-                title=cf.name, iso=cf.country.lower(), title_es=cf.name_es or cf.name,
+                title=cf.name, iso=cf.country.lower(), title_es=cf.name_in("es"),
                 metadata=(("country", cf.country), ("name", cf.name), ("fictional", cf.fictional), ("market", market),
                           ("parameters_file", rel)),
                 country=cf.country, market=market, timeout=timeout, engine=engine,
@@ -255,8 +255,16 @@ def for_language(nb, lang: str, words: dict[str, str] | None = None):
     catalogue (``words``; a cell without one stays in English, and `iff i18n check` reports it)."""
     from ..model.chapter.languages import GLUE_SUFFIX, LANG_KEY
 
+    from ..model.i18n import LANGUAGES
+
     nb = copy.deepcopy(nb)
     suffix = f"{GLUE_SUFFIX}{lang}"
+    others = tuple(f"{GLUE_SUFFIX}{other}" for other in LANGUAGES if other != "en")
+
+    def language_of(name: str) -> str | None:
+        """The language a glued name is for (``fig_iff__es``), or None for a name glued once."""
+        return next((s[len(GLUE_SUFFIX):] for s in others if name.endswith(s)), None)
+
     replaced = {(o.get("metadata", {}).get("scrapbook") or {}).get("name", "")[: -len(suffix)]
                 for c in nb.cells for o in c.get("outputs", [])
                 if (o.get("metadata", {}).get("scrapbook") or {}).get("name", "").endswith(suffix)} if lang != "en" else set()
@@ -272,11 +280,11 @@ def for_language(nb, lang: str, words: dict[str, str] | None = None):
                 continue
             scrap = meta.get("scrapbook") or {}
             name = scrap.get("name", "")
-            if GLUE_SUFFIX in name:
-                base, _, glued_lang = name.rpartition(GLUE_SUFFIX)
+            glued_lang = language_of(name)
+            if glued_lang is not None:
                 if glued_lang != lang:
                     continue
-                scrap["name"] = base
+                scrap["name"] = name[: -len(GLUE_SUFFIX) - len(glued_lang)]
             elif name in replaced:
                 continue
             kept.append(out)
@@ -387,10 +395,13 @@ def execute_job(job: Job) -> JobResult:
         done = nbformat.read(staged_nb, as_version=4)
         from ..model.i18n import Translator
 
+        spanish_file = ChapterFiles(out_dir, job.market).notebook_es
         if "es" in dict(job.parameters).get("languages", "en,es").split(","):
             spanish = for_language(done, "es", Translator("es", locales=Path(job.root) / "book" / "locales").words)
             postprocess(spanish, job, "es")
-            nbformat.write(spanish, stage / ChapterFiles(stage, job.market).notebook_es.name)
+            nbformat.write(spanish, stage / spanish_file.name)
+        else:  # an English-only run: no Spanish chapter of older results is left to be published
+            spanish_file.unlink(missing_ok=True)
         done = for_language(done, "en")
         postprocess(done, job)
         nbformat.write(done, staged_nb)

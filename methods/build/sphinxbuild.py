@@ -24,6 +24,8 @@ def language_config(project, sphinx_config: dict, lang: str) -> dict:
     from methods.model.i18n import Translator
 
     other = {"en": "es", "es": "en"}[lang]
+    if lang == "en" and not (type(project)(project.root, "es").book_dir / "_toc.yml").is_file():
+        other = ""  # an English-only handbook (`--editions en`, never built in Spanish): no switch
     sphinx_config.update(iff_language=lang, iff_other_language=other,
                          iff_other_root=f"{other}/" if lang == "en" else "../")
     if lang == "en":

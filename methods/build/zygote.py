@@ -46,6 +46,9 @@ def kernel_main(connection_file: str, arguments: list[str], cwd: str, env: dict,
     os.environ.clear()
     os.environ.update(env)
     import random
+    import time
+
+    time.tzset()  # the time zone of the environment given, not the fork server's
 
     random.seed()  # fresh random state, as a new process gets
     if "numpy" in sys.modules:
@@ -58,6 +61,17 @@ def kernel_main(connection_file: str, arguments: list[str], cwd: str, env: dict,
 
 
 def serve(address: str, modules: list[str]) -> None:
+    try:
+        _serve(address, modules)
+    finally:  # its socket and folder go with it
+        try:
+            os.unlink(address)
+            os.rmdir(os.path.dirname(address))
+        except OSError:
+            pass
+
+
+def _serve(address: str, modules: list[str]) -> None:
     parent = os.getppid()
     for name in modules:
         try:
@@ -96,7 +110,10 @@ def serve(address: str, modules: list[str]) -> None:
                 conn.close()
                 code = 0
                 try:
-                    kernel_main(request["connection_file"], request["arguments"], request["cwd"], request["env"],
+                    # the kernel ends if the fork server does (which ends when its worker does), as a cold
+                    # kernel ends with the worker that started it
+                    arguments = [*request["arguments"], f"--IPKernelApp.parent_handle={os.getppid()}"]
+                    kernel_main(request["connection_file"], arguments, request["cwd"], request["env"],
                                 request.get("log_file"))
                 except BaseException:  # noqa: BLE001 - written to the kernel's log
                     import traceback

@@ -94,12 +94,14 @@ class Translator:
             self.texts = catalogue(lang, f"parameters/{country}", locales)
 
     def __call__(self, text: str) -> str:
+        """A message of the handbook (``iff.po``): never a parameter file's text, which is untrusted
+        and may not be used as a template."""
         if self.lang == "en" or not isinstance(text, str):
             return text
-        return self.words.get(text) or self.texts.get(text) or text
+        return self.words.get(text) or text
 
     def text(self, text: str) -> str:
-        """A free text of the parameter file (a label, an assumption, a note)."""
+        """A free text of the parameter file (a label, an assumption, a note), shown as text."""
         if self.lang == "en" or not isinstance(text, str):
             return text
         return self.texts.get(text) or self.words.get(text) or text

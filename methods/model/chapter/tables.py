@@ -271,15 +271,15 @@ def styled(df: pd.DataFrame, number_format=None, caption: str | None = None, tr:
         def show(x):
             if isinstance(x, Html):
                 return x  # composed by the program, user text in it already escaped
-            if isinstance(x, str):
-                return html_text(tr.numbers(tr(x)))
+            if isinstance(x, str):  # a text: its numbers are already written in the edition's style
+                return html_text(tr(x) if tr(x) != x else tr.text(x))
             if x is None or (isinstance(x, float) and x != x):
                 return ""
             return html_text(tr.numbers(fmt.format(x))) if fmt else html_text(x)
         return show
 
     def label(x):
-        return html_text(tr(x)) if isinstance(x, str) else html_text(x)
+        return html_text((tr(x) if tr(x) != x else tr.text(x)) if isinstance(x, str) else x)
 
     if isinstance(number_format, dict):
         formatter = {col: cell(number_format.get(col)) for col in df.columns}
@@ -368,7 +368,7 @@ def gdp_share_sentence(country: str, year: int, total_usd: float, gdp_usd: float
     share = 100 * total_usd / gdp_usd
     carried = (tr(", the GDP of {gdp_year}: the parameter file gives none for {year}").format(gdp_year=gdp_year, year=year)
                if gdp_year is not None and gdp_year != year else "")
-    return tr("That total is **{share}% of the GDP of {country}** in {year} (US\\$ {gdp} billion{carried}), a comparison "
+    return tr("That total is **{share}% of {country}'s GDP** in {year} (US\\$ {gdp} billion{carried}), a comparison "
               "of scale only: IFFs are gross values of transactions, not a part of GDP. The source of GDP is on the "
               "country's page of inputs.").format(share=tr.number(share, 2), country=md_text(country), year=year,
                                                   gdp=tr.number(gdp_usd / 1e9, 1), carried=carried)
@@ -393,8 +393,15 @@ def central_vs_interval(years: list[int], central, low, high, tr: Translator = E
     if not below and not above:
         return ""  # the usual case: each input's value is the median of its draws
     parts = []
-    for idx, message in ((below, N_("In {years} the central estimate lies below its 90% Monte Carlo interval ({detail}).")),
-                         (above, N_("In {years} the central estimate lies above its 90% Monte Carlo interval ({detail})."))):
+    for idx, message in (
+            (below, N_("In {years} the central estimate lies below its 90% Monte Carlo interval ({detail}): several "
+                       "inputs have ranges that extend much further above their central value than the other way (the "
+                       "sources disagree, or the central value is the lowest or highest figure found), so most "
+                       "combinations of inputs give a total above it.")),
+            (above, N_("In {years} the central estimate lies above its 90% Monte Carlo interval ({detail}): several "
+                       "inputs have ranges that extend much further below their central value than the other way (the "
+                       "sources disagree, or the central value is the lowest or highest figure found), so most "
+                       "combinations of inputs give a total below it."))):
         if not idx:
             continue
         detail = "; ".join(tr("{year}: {central} million against {low}–{high} million").format(
@@ -402,8 +409,8 @@ def central_vs_interval(years: list[int], central, low, high, tr: Translator = E
             for i in idx)
         parts.append(tr(message).format(years=_year_list([years[i] for i in idx], tr), detail=detail))
     return (tr("**Note.**") + " " + " ".join(parts) + " " + tr(
-        "Several inputs have ranges that extend much further on one side of their central value than on the other; "
-        "both numbers are reported, and the tornado chart below shows which inputs are responsible."))
+        "The central estimate combines each input's central value; both numbers are reported, and the tornado chart "
+        "below shows which inputs are responsible."))
 
 
 # ----- honest headlines: the Monte Carlo interval and the scenario span together --------------------------

@@ -77,6 +77,10 @@ class CountryFile(Strict):
     def years(self) -> list[int]:
         return list(range(self.first_year, self.last_year + 1))
 
+    def name_in(self, lang: str) -> str:
+        """The country's name in the edition's language (``name_es`` in Spanish, where the file gives it)."""
+        return (self.name_es or self.name) if lang == "es" else self.name
+
     def market_names(self) -> list[str]:
         return [m for m in MARKETS if getattr(self.markets, m) is not None]
 

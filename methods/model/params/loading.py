@@ -189,10 +189,13 @@ def _flow_decimal_comma(node: yaml.Node, text: str) -> tuple[str, int] | None:
         if isinstance(n, yaml.MappingNode):
             pairs = n.value
             if n.flow_style:
-                for (_k0, v0), (k1, _v1) in zip(pairs, pairs[1:]):
+                for (_k0, v0), (k1, v1) in zip(pairs, pairs[1:]):
+                    # "2018: 2,5" reads as "2018: 2" and a key "5" without a value ("2018: 2,2019: 3",
+                    # a comma without its space, is two entries, and right)
                     if (isinstance(v0, yaml.ScalarNode) and isinstance(k1, yaml.ScalarNode)
                             and v0.tag.endswith(":int") and k1.tag.endswith(":int") and not v0.style
-                            and not k1.style and text[v0.end_mark.index:k1.start_mark.index] == ","):
+                            and not k1.style and text[v0.end_mark.index:k1.start_mark.index] == ","
+                            and isinstance(v1, yaml.ScalarNode) and v1.tag.endswith(":null") and not v1.value):
                         written, meant = f"{v0.value},{k1.value}", f"{v0.value}.{k1.value}"
                         return (_("{written} has a decimal comma: write the number with a decimal point ({meant}); "
                                   "between braces, YAML would read the comma as the end of an entry").format(
@@ -614,10 +617,9 @@ def _free_texts(obj, path: tuple = ()):
 # ----- public API -------------------------------------------------------------------------------
 
 def bib_keys(bib_path: Path) -> set[str]:
-    """Entry keys of a BibTeX file, read with pybtex (the parser the handbook's bibliography uses)."""
-    from pybtex.database.input.bibtex import Parser
-
-    return set(Parser().parse_file(str(bib_path)).entries.keys())
+    """Entry keys of a BibTeX file, read with pybtex (the parser the handbook's bibliography uses),
+    once per process while the file is unchanged."""
+    return {key for key, *_ in _bib_entries(Path(bib_path))}
 
 
 def bib_labels(bib_path: Path, and_word: str = "and") -> dict[str, str]:
