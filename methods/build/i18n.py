@@ -78,8 +78,10 @@ def _template(messages: list[tuple[str, str]]) -> Catalog:
 def page_templates(project: Project) -> dict[str, Catalog]:
     """The messages of every hand-written page, by document name (Sphinx's gettext builder)."""
     toc = project.book_dir / "_toc.yml"
-    if not toc.is_file():
-        raise IffError("run `iff build` once first: the pages to translate are those of its table of contents")
+    if not toc.is_file():  # a fresh checkout: the generated pages the table of contents lists, as yet empty
+        from .pages import prepare_sources
+
+        prepare_sources(project)
     with tempfile.TemporaryDirectory(prefix="iff-gettext-") as tmp:
         cmd = [sys.executable, "-m", "methods.build.sphinxbuild", str(project.book_dir), tmp,
                str(project.root / "_config.yml"), str(toc), "2", "gettext"]
