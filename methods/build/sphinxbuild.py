@@ -69,7 +69,7 @@ def build(source, output, config, toc, jobs, fresh, wait_for_go=False, builder="
     with patch_docutils(str(source)), docutils_namespace():
         app = Sphinx(srcdir=str(source), confdir=None, outdir=str(output), doctreedir=str(doctrees),
                      buildername=builder, confoverrides=sphinx_config, status=sys.stdout, warning=sys.stderr,
-                     freshenv=fresh, warningiserror=True, keep_going=True, parallel=int(jobs))
+                     freshenv=fresh, warningiserror=builder != "gettext", keep_going=True, parallel=int(jobs))  # messages are extracted even from a book with no chapters yet
         # as jupyter-book does: continuous section numbers across the parts of the table of contents
         if app.config["use_multitoc_numbering"] and "external_toc_path" in app.config:
             import yaml
