@@ -265,7 +265,8 @@ def write_schema_files(project: Project) -> None:
     page = project.book_dir / "reference" / "schema.md"
     models_dir = Path(__file__).resolve().parents[1] / "model" / "params"
     tr = Translator(project.lang)
-    digest = hash_files([*models_dir.glob("*.py"), *project.catalogues("")[:1]], project.root)
+    # the models of the package in use (which may be another checkout's) and this checkout's catalogue
+    digest = hash_files(models_dir.glob("*.py"), models_dir, extra=hash_files(project.catalogues("")[:1], project.root))
     stamp = project.build_dir / f".schema-models-{project.lang}.sha256"
     if json_file.is_file() and page.is_file() and stamp.is_file() and stamp.read_text() == digest:
         return
