@@ -283,6 +283,11 @@ def test_results_chapter_and_downloads(built_book, exported):
     for f in ("iff-results.csv", "iff-results.xlsx", "iff-results.sdmx.csv"):
         assert f in html
         assert list((built_book / "_build" / "html" / "_downloads").rglob(f)), f
+    # Peru's smuggling of migrants is not estimated: so it reads in every table, never as 0.0
+    section = html.split("Inward and outward IFFs</strong>", 1)[1].split("</table>", 1)[0]
+    rows = [text_of(r) for r in re.findall(r"<tr[^>]*>(.*?)</tr>", section, re.S)]
+    peru = [r for r in rows if "Peru" in r and "smuggling of migrants" in r]
+    assert len(peru) == 2 and all(r.count("not estimated") == 5 and "0.0" not in r for r in peru), peru
 
 
 def test_reconciled_mirror_flows_agree_for_every_pair_and_year(built_book, tmp_path):

@@ -197,7 +197,11 @@ def summary_page(results: pd.DataFrame, names: dict[str, str], cfs: dict[str, Co
     flows = central[central["direction"].isin(["inward", "outward"])]
     direction_table = (flows.assign(name=flows["country"].map(names))
                        .pivot_table(index=["name", "market", "direction"], columns="year", values="value_usd",
-                                    aggfunc=_sum_or_none) / 1e6)
+                                    aggfunc=_sum_or_none, dropna=False) / 1e6)
+    # a market not estimated keeps its rows (as "not estimated"); combinations that do not occur do not appear
+    present = pd.MultiIndex.from_frame(flows.assign(name=flows["country"].map(names))[["name", "market", "direction"]]
+                                       .drop_duplicates())
+    direction_table = direction_table.loc[direction_table.index.isin(present)]
     direction_table.index = direction_table.index.set_names([N_("country"), N_("market"), N_("direction")])
     totals = total.groupby(["country", "year"], as_index=False)["value_usd"].sum(min_count=1)  # not estimated stays so
     # the totals over markets, over countries and over years, and the GDP shares, from joint draws
