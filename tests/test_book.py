@@ -405,7 +405,11 @@ def test_the_pdf_edition_holds_the_handbook(built_book):
                      "How this page was computed", "Bibliography", "Edition"):
         assert expected in text, expected
     assert "Show code cell" not in text
-    assert (built_book / "_build" / "html" / "handbook.pdf").is_file()  # linked from the landing page
+    assert (built_book / "_build" / "html" / "handbook.pdf").is_file()
+    # once printed, the landing pages link to their PDF (before, they only say how to print it)
+    for landing in ("index.html", "es/index.html"):
+        page = (built_book / "_build" / "html" / landing).read_text(encoding="utf-8")
+        assert 'href="handbook.pdf"' in page and "not printed yet" not in page and "aún no impresa" not in page, landing
 
 
 def test_sdmx_uses_the_sdg_series_of_16_4_1(exported):

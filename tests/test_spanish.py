@@ -167,6 +167,19 @@ def test_the_spanish_pdf_edition_holds_the_spanish_handbook(built_book):
     assert (built_book / "_build" / "html" / "es" / "handbook.pdf").is_file()
 
 
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_the_landing_page_links_to_the_pdf_edition_only_once_it_is_printed(lang):
+    from methods.build.render import render
+
+    def landing(pdf: bool) -> str:
+        return render("landing.md.j2", lang, version="1.0", date="2026-12-04", rows=[], last_year=None, table=None, pdf=pdf)
+
+    assert 'href="handbook.pdf"' in landing(True)
+    before = landing(False)
+    assert 'href="handbook.pdf"' not in before and "`make pdf`" in before
+    assert ("not printed yet" in before) == (lang == "en") and ("aún no impresa" in before) == (lang == "es")
+
+
 def test_every_message_is_translated_and_current():
     """`iff i18n check` fails when a catalogue has untranslated or outdated messages, or when the
     sources hold a message the catalogues do not."""

@@ -252,8 +252,16 @@ def cmd_pdf(args) -> int:
     from .pdf import build_pdf
     from .project import Project
 
+    from .pages import build_html, prepare_editions
+    from .runner import RunLock
+
     project = Project.find()
-    build_pdf(project, say=_err)
+    with RunLock(project):
+        build_pdf(project, say=_err)
+        # the landing pages now link to the PDF editions (a landing page links to its PDF only once printed)
+        _err("Linking the PDF editions from the landing pages ...")
+        prepare_editions(project)
+        build_html(project, jobs=os.cpu_count() or 1, say=_err)
     return 0
 
 

@@ -17,6 +17,7 @@ page ships untranslated text.
 """
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from babel.messages.pofile import read_po, write_po
 from ..model.errors import IffError
 from ..model.params import load_country
 from ..model.params.loading import _free_texts
+from .files import write_if_changed
 from .project import Project
 
 LANGUAGE = "es"
@@ -58,9 +60,12 @@ def _merge(template: Catalog, path: Path) -> tuple[int, int]:
         before = {}
     added = sum(1 for m in catalog if m.id and m.id not in before)
     outdated = sum(1 for m in catalog if m.id and m.fuzzy)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
-        write_po(fh, catalog, width=0, omit_header=False, sort_output=False, include_previous=True)
+    buffer = io.BytesIO()
+    write_po(buffer, catalog, width=0, omit_header=False, sort_output=False, include_previous=True)
+    # a catalogue whose messages and locations did not change keeps its file (and its creation date)
+    undated = lambda data: re.sub(rb'(?m)^"POT-Creation-Date: [^"]*"$', b"", data)  # noqa: E731
+    if not path.is_file() or undated(path.read_bytes()) != undated(buffer.getvalue()):
+        write_if_changed(path, buffer.getvalue())
     return added, outdated
 
 

@@ -440,7 +440,7 @@ def publish(project: Project, built: dict[str, bool]) -> None:
     shutil.rmtree(previous, ignore_errors=True)
     if built.get("en"):
         staging = en.staging_dir
-        pdf = project.build_dir / "pdf" / "handbook.pdf"
+        pdf = en.pdf_file
         if pdf.is_file():  # the last PDF edition (`make pdf`) stays where the landing page links to it
             shutil.copyfile(pdf, staging / "handbook.pdf")
         if built.get("es"):
@@ -456,7 +456,7 @@ def publish(project: Project, built: dict[str, bool]) -> None:
         html.mkdir(parents=True, exist_ok=True)
         os.rename(es.staging_dir, es.html_dir)
     if built.get("es"):
-        pdf = project.build_dir / "pdf" / "handbook.es.pdf"
+        pdf = es.pdf_file
         if pdf.is_file():
             shutil.copyfile(pdf, es.html_dir / "handbook.pdf")
     shutil.rmtree(previous, ignore_errors=True)

@@ -64,7 +64,7 @@ def _print_edition(project: Project, browser: str, say) -> Path:
         lines = [ln for ln in log.read_text(encoding="utf-8").splitlines() if "WARNING" in ln or "ERROR" in ln]
         raise IffError(f"the one-page build of {name} for the PDF failed (log: {project.rel(log)}):\n"
                        + "\n".join("  " + ln for ln in lines[:10]))
-    out = project.build_dir / "pdf" / ("handbook.pdf" if project.lang == "en" else f"handbook.{project.lang}.pdf")
+    out = project.pdf_file
     out.parent.mkdir(parents=True, exist_ok=True)
     say(f"Printing {name} to PDF with headless Chromium ...")
     with atomic_path(out) as tmp:

@@ -92,6 +92,11 @@ class Project:
         return self.build_dir / "failed"
 
     @property
+    def pdf_file(self) -> Path:
+        """The edition's PDF as `iff pdf` prints it (published beside the edition as handbook.pdf)."""
+        return self.build_dir / "pdf" / ("handbook.pdf" if self.lang == "en" else f"handbook.{self.lang}.pdf")
+
+    @property
     def bib_file(self) -> Path:
         return self.sources_dir / "references.bib"
 

@@ -403,5 +403,7 @@ def write_landing(project: Project, results: pd.DataFrame, names: dict[str, str]
         table = md_table(pd.DataFrame(rows), include_index=False)
     path = project.book_dir / "_generated" / "landing.md"
     path.parent.mkdir(parents=True, exist_ok=True)
+    # the landing page links to the PDF edition only once `make pdf` has printed it (publish puts it beside the page)
+    pdf = project.pdf_file.is_file()
     write_if_changed(path, render("landing.md.j2", tr.lang, version=version, date=date, rows=rows, last_year=last_year,
-                                  table=table))
+                                  table=table, pdf=pdf))
