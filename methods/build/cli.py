@@ -249,10 +249,9 @@ def cmd_diff(args) -> int:
 
 
 def cmd_pdf(args) -> int:
+    from .pages import build_html, prepare_editions
     from .pdf import build_pdf
     from .project import Project
-
-    from .pages import build_html, prepare_editions
     from .runner import RunLock
 
     project = Project.find()
