@@ -84,3 +84,33 @@ def test_interrupted_run_leaves_whole_chapters_and_the_next_run_recovers(project
     assert not list((project / "book" / "countries").rglob(".staging-*"))
     final = run_iff("run", "--draws", "3000", cwd=project)
     assert "up to date; nothing to execute" in final.stderr
+
+
+def test_the_editions_pages_are_written_side_by_side_and_a_failure_of_either_is_said(tmp_path):
+    """`iff build` writes the Spanish edition's pages in a forked process while it writes the
+    English ones: both are written, and a failure on either side is raised once both ended (an
+    IffError with its own message, anything else with its traceback)."""
+    from methods.build.pages import side_by_side
+    from methods.model.errors import IffError
+
+    def other():
+        (tmp_path / "other").write_text(str(os.getpid()))
+
+    def mine():
+        time.sleep(0.2)
+        (tmp_path / "mine").write_text(str(os.getpid()))
+
+    side_by_side(other, mine)
+    assert int((tmp_path / "mine").read_text()) == os.getpid() != int((tmp_path / "other").read_text())
+
+    def refused():
+        raise IffError("parameters/PER.yml, line 3: the Spanish page could not be written")
+
+    with pytest.raises(IffError, match=r"^parameters/PER.yml, line 3: the Spanish page could not be written$"):
+        side_by_side(refused, lambda: None)
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        side_by_side(lambda: 1 / 0, lambda: None)
+    (tmp_path / "other").unlink()
+    with pytest.raises(ValueError, match="mine failed"):  # this side's failure, after the other side ended
+        side_by_side(other, lambda: (_ for _ in ()).throw(ValueError("mine failed")))
+    assert (tmp_path / "other").is_file()

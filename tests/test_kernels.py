@@ -135,3 +135,49 @@ def test_a_chapter_executed_warm_is_the_chapter_executed_cold(tmp_path):
                        (folder / "drugs.partners.csv").read_bytes(), kinds)
     assert out["warm"][:3] == out["cold"][:3]
     assert out["warm"][3] == out["cold"][3] and "image/svg+xml" in out["warm"][3]
+
+
+def _in_worker(shared, source: str, out: str, cwd: str):
+    """A worker process of a run: it adopts the fork server its parent started, then executes."""
+    from methods.build.kernels import adopt, preload_modules
+
+    adopt(shared, preload_modules(["methods.model.chapter.figures"]))
+    result, _kinds, _nb = _execute(_notebook(source), out, cwd)
+    return result, os.getpid()
+
+
+def test_the_workers_of_a_run_fork_their_kernels_from_the_server_started_before_planning(tmp_path):
+    """`iff build` starts the fork server before it plans the run (:class:`EarlyStart`); its
+    workers use it instead of starting their own, and each chapter is still a fresh process."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from methods.build.kernels import close_fork_server, fork_server, preload_modules
+
+    server = fork_server(preload_modules(["methods.model.chapter.figures"]))
+    try:
+        with ProcessPoolExecutor(max_workers=2) as pool:
+            with_parent = '"pid": os.getpid(), "ppid": os.getppid(),'  # the kernel's parent process
+            first = pool.submit(_in_worker, server.shared(), LEAKY.replace('"pid": os.getpid(),', with_parent),
+                                str(tmp_path / "first.ipynb"), str(REPO)).result()
+            second = pool.submit(_in_worker, server.shared(), PROBE.replace('"pid": os.getpid(),', with_parent),
+                                 str(tmp_path / "second.ipynb"), str(tmp_path)).result()
+    finally:
+        close_fork_server(server)
+    assert first[0]["ppid"] == second[0]["ppid"] == server.process.pid  # forked by the shared server
+    probe = second[0]
+    assert not probe["leaked_variable"] and not probe["leaked_environment"] and probe["linewidth"] == 1.5
+    assert probe["cwd"] == str(tmp_path)
+
+
+def test_a_worker_whose_shared_fork_server_is_gone_says_so():
+    """A fork server that died before answering: the kernel start fails the way a kernel that did
+    not start fails (the runner tries again), never hangs."""
+    import subprocess
+
+    from methods.build.kernels import AdoptedForkServer
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    server = AdoptedForkServer("/nonexistent/socket", gone.pid, "")
+    with pytest.raises(RuntimeError, match="Kernel died before replying to kernel_info"):
+        server.fork({})

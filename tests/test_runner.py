@@ -205,3 +205,27 @@ def test_no_chapter_imports_the_build_layer(project):
         assert "Traceback" not in result.stderr
     finally:
         template.write_text(good)
+
+
+def test_what_a_chapter_imports_follows_the_sources_as_they_are_now(tmp_path):
+    """What each source imports is kept between runs (``_build/.imports.json``), keyed by the
+    source's text: a module that starts importing another makes that one part of the chapter's
+    code at once, and an edit back makes it leave again."""
+    from conftest import copy_repo
+    from methods.build.project import Project
+    from methods.build.runner import chapter_code
+
+    root = copy_repo(tmp_path / "repo", countries=["XRU"])
+    p = Project(root)
+
+    def code() -> set[str]:
+        return {f.relative_to(root).as_posix() for f in chapter_code(p, p.template("smuggling"))}
+
+    before = code()
+    assert (root / "_build" / ".imports.json").is_file() and "methods/model/network.py" not in before
+    module = root / "methods" / "model" / "smuggling.py"
+    original = module.read_text()
+    module.write_text(original + "\nfrom . import network  # noqa: E402,F401\n")
+    assert code() == before | {"methods/model/network.py"}
+    module.write_text(original)
+    assert code() == before

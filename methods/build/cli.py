@@ -106,10 +106,17 @@ def _plan(args, project):
 
 def cmd_run(args) -> int:
     from .project import Project
-    from .runner import failure_summary, run
+    from .runner import EarlyStart, failure_summary, is_up_to_date, run
 
     project = Project.find()
-    report = run(project, _plan(args, project), jobs=args.jobs, force=args.force, scheduler=args.scheduler)
+    early = EarlyStart(project, args.engine, args.scheduler)  # the warm engine's fork server imports while we plan
+    try:
+        planned = _plan(args, project)
+        todo = [j for j in planned.jobs if args.force or not is_up_to_date(j)]
+        pool = early.pool(max(1, min(args.jobs or os.cpu_count() or 1, len(todo))), todo) if not args.scheduler else None
+        report = run(project, planned, jobs=args.jobs, force=args.force, scheduler=args.scheduler, pool=pool)
+    finally:
+        early.close()
     if not report.ok:
         _err(failure_summary(report, project))
         return 1
@@ -126,17 +133,29 @@ def cmd_build(args) -> int:
 
 
 def _build(args, project) -> int:
-    from .runner import failure_summary, is_up_to_date, run, warm_pool
+    from .runner import EarlyStart
 
     jobs = args.jobs or os.cpu_count() or 1
+    early = EarlyStart(project, args.engine, args.scheduler)  # the warm engine's fork server imports while we plan
+    try:
+        return _build_planned(args, project, jobs, early)
+    finally:
+        early.close()
+
+
+def _build_planned(args, project, jobs: int, early) -> int:
+    from .runner import failure_summary, is_up_to_date, run
+
     planned = _plan(args, project)
     todo = [j for j in planned.jobs if args.force or not is_up_to_date(j)]
-    # when chapters must run, the first worker starts importing papermill now, while this process
-    # loads the book builder and starts the book's Sphinx process, which loads its extensions and
-    # the previous build while the chapters run
-    pool = warm_pool(min(jobs, len(todo)), todo) if todo and not args.scheduler else None
-    from .pages import PreparedBook, build_html, prepare_editions
+    # when chapters must run, the workers start importing papermill now, while this process loads
+    # the book builder and starts the book's Sphinx process, which loads its extensions and the
+    # previous build while the chapters run
+    pool = early.pool(min(jobs, len(todo)), todo) if not args.scheduler else None
+    from .pages import PreparedBook, build_html, load_page_writers, prepare_editions
 
+    if todo:
+        load_page_writers()  # while the chapters run
     prepared = {}
     if todo and not (args.full or args.force):
         from .pages import edition_jobs
@@ -148,6 +167,7 @@ def _build(args, project) -> int:
                 prepared[lang] = book
     try:
         report = run(project, planned, jobs=args.jobs, force=args.force, scheduler=args.scheduler, pool=pool)
+        early.close()  # every chapter has been executed
         prepare_editions(project, args.editions)
         built, seconds = build_html(project, jobs=jobs, force=args.force, full=args.full, say=_err, prepared=prepared,
                                     editions=args.editions)

@@ -2,9 +2,11 @@
 
 A cold kernel is a new Python process that starts, then imports numpy, pandas, matplotlib, IPython
 and the model before the chapter's first line runs: about as long as the chapter itself. The
-``warm`` engine (the default; ``iff run --engine cold`` keeps the plain path) starts, once per
-worker process, a *fork server* (:mod:`methods.build.zygote`) that imports the chapters' packages
-and the model (:func:`preload_modules`), and forks every chapter's kernel from it. papermill still
+``warm`` engine (the default; ``iff run --engine cold`` keeps the plain path) starts a *fork server*
+(:mod:`methods.build.zygote`) that imports the chapters' packages and the model
+(:func:`preload_modules`), and forks every chapter's kernel from it: one per run, started by the
+`iff` command before it plans the run and used by all its workers (:func:`adopt`), or one per
+worker process. papermill still
 executes the chapter, with its parameters, through nbclient; only the kernel it talks to is
 started this way (:class:`WarmKernelManager`, given to nbclient as its kernel manager class).
 
@@ -73,18 +75,21 @@ class ForkServer:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def _wait_ready(self) -> None:
+        if not self.ready:
+            import selectors
+
+            with selectors.DefaultSelector() as sel:
+                sel.register(self.process.stdout, selectors.EVENT_READ)
+                if not sel.select(START_LIMIT) or self.process.stdout.readline().strip() != b"ready":
+                    raise RuntimeError("the fork server of the warm engine did not start")
+            self.ready = True
+
     def fork(self, request: dict) -> int:
         """A new kernel: the process id of the fork server's child. A failure is reported the way
         jupyter_client reports a kernel that did not start, which the runner tries again."""
         try:
-            if not self.ready:
-                import selectors
-
-                with selectors.DefaultSelector() as sel:
-                    sel.register(self.process.stdout, selectors.EVENT_READ)
-                    if not sel.select(START_LIMIT) or self.process.stdout.readline().strip() != b"ready":
-                        raise RuntimeError("the fork server of the warm engine did not start")
-                self.ready = True
+            self._wait_ready()
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
                 conn.settimeout(30)
                 conn.connect(self.address)
@@ -99,6 +104,11 @@ class ForkServer:
         except (OSError, RuntimeError, ValueError, KeyError) as exc:
             raise RuntimeError(f"Kernel died before replying to kernel_info (the warm engine: {exc})") from None
 
+    def shared(self) -> tuple[str, int, str]:
+        """What a worker process needs to use this fork server (:func:`adopt`): its socket, its
+        process id and the fingerprint of the code it imported."""
+        return self.address, self.process.pid, self.fingerprint
+
     def close(self) -> None:
         if self.alive():
             self.process.terminate()
@@ -107,6 +117,41 @@ class ForkServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class AdoptedForkServer(ForkServer):
+    """A fork server started by another process (the `iff` command, before it planned the run) and
+    used by this one (a worker): it is ready once its socket answers, and it is not this process's
+    to stop."""
+
+    def __init__(self, address: str, pid: int, fingerprint: str):  # noqa: super().__init__ would start one
+        self.address, self.fingerprint, self.ready = address, fingerprint, False
+        try:
+            self._fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            self._fd = None
+
+    def alive(self) -> bool:
+        import select
+
+        return self._fd is not None and not select.select([self._fd], [], [], 0)[0]
+
+    def _wait_ready(self) -> None:
+        import time
+
+        deadline = time.monotonic() + START_LIMIT
+        while not self.ready:  # its socket exists once it has imported its modules
+            if not self.alive() or time.monotonic() > deadline:
+                raise RuntimeError("the fork server of the warm engine did not start")
+            try:  # it listens once it has imported its modules (a connection without a request is ignored)
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                    probe.connect(self.address)
+                self.ready = True
+            except OSError:
+                time.sleep(0.005)
+
+    def close(self) -> None:
+        pass
 
 
 _SERVERS: dict[tuple[int, tuple[str, ...]], ForkServer] = {}
@@ -146,6 +191,24 @@ def fork_server(modules: list[str]) -> ForkServer:
             server = _SERVERS[key] = ForkServer(list(modules), fingerprint)
             atexit.register(server.close)
         return server
+
+
+def adopt(shared: tuple[str, int, str], modules: list[str]) -> None:
+    """Use the fork server ``shared`` (:meth:`ForkServer.shared`, started by the parent process
+    for ``modules``) as this process's: the worker's chapters fork from it instead of from a fork
+    server of their own. If the model's code changed since it started, :func:`fork_server`
+    replaces it as it would its own."""
+    with _LOCK:
+        _SERVERS[(os.getpid(), tuple(modules))] = AdoptedForkServer(*shared)
+
+
+def close_fork_server(server: ForkServer) -> None:
+    """Stop ``server`` (one of this process's) now rather than when the process ends."""
+    with _LOCK:
+        for key, known in list(_SERVERS.items()):
+            if known is server:
+                del _SERVERS[key]
+    server.close()
 
 
 class ForkedKernel:

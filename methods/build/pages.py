@@ -351,14 +351,85 @@ def prepare_sources(project: Project, cfs: dict[str, CountryFile] | None = None)
 
 
 def prepare_editions(project: Project, editions: tuple[str, ...] = ("en", "es")) -> None:
-    """The sources of the editions: the English pages in ``book/``, then the Spanish tree
-    (:func:`methods.build.editions.link_spanish_sources`) and its pages, written in Spanish."""
+    """The sources of the editions: the English pages in ``book/`` and the Spanish tree
+    (:func:`methods.build.editions.link_spanish_sources`) with its pages, written in Spanish. The
+    two editions' pages are written side by side, the Spanish ones in a forked process, from the
+    chapters' results read once here."""
     from .editions import link_spanish_sources
+    from .regional import read_results
 
     cfs = valid_files(project)
-    prepare_sources(project, cfs)
-    if "es" in editions:
-        prepare_sources(link_spanish_sources(project), cfs)
+    if "es" not in editions:
+        prepare_sources(project, cfs)
+        return
+    prune_markets(project, cfs)  # before the Spanish tree links the chapters
+    write_schema_files(project)  # the schema file is linked into the Spanish tree
+    spanish = link_spanish_sources(project)
+    read_results(project)
+    side_by_side(lambda: prepare_sources(spanish, cfs), lambda: prepare_sources(project, cfs))
+
+
+def load_page_writers() -> None:
+    """Import what writing the pages needs (pandas, matplotlib for the results' charts, openpyxl for
+    the workbook) in a background thread: `iff build` calls it while the chapters run, when this
+    process only waits for them."""
+    import threading
+
+    def load():
+        import openpyxl  # noqa: F401
+
+        from . import charts, regional  # noqa: F401
+
+    _LOADING.append(threading.Thread(target=load, name="iff-load-page-writers", daemon=True))
+    _LOADING[-1].start()
+
+
+_LOADING: list = []  # the thread of load_page_writers: it has ended before the process forks
+
+
+def side_by_side(other, mine) -> None:
+    """Run ``other()`` in a forked process while this one runs ``mine()``, and wait for both (two
+    cores do both in the time of the longer). A failure of either is raised here, once both ended;
+    an :class:`IffError` keeps its message. Where processes cannot be forked, one after the other."""
+    if not hasattr(os, "fork"):
+        other()
+        mine()
+        return
+    import traceback
+
+    for thread in _LOADING:  # no import half done in the child
+        thread.join()
+    read_end, write_end = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: does its part and says how it went, never returns into the caller
+        os.close(read_end)
+        status, message = 0, b""
+        try:
+            other()
+        except IffError as e:
+            status, message = 1, str(e).encode()
+        except BaseException as e:  # noqa: BLE001 - reported by the parent
+            status, message = 2, "".join(traceback.format_exception(e)).encode()
+        finally:
+            with os.fdopen(write_end, "wb") as fh:
+                fh.write(message)
+            os._exit(status)
+    os.close(write_end)
+    try:
+        mine()
+    finally:
+        chunks = []
+        while chunk := os.read(read_end, 65536):
+            chunks.append(chunk)
+        os.close(read_end)
+        status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    message = b"".join(chunks).decode(errors="replace")
+    if status == 1:
+        raise IffError(message)
+    if status != 0:
+        raise RuntimeError(f"writing the other edition's pages failed:\n{message}")
 
 
 GENERATED_SOURCES = ("countries", "results", "_generated")  # folders of book/ written by iff run / iff build

@@ -66,6 +66,15 @@ def _chapter_results(project: Project, include_fictional: bool = False) -> tuple
     return _RESULTS[key]
 
 
+def read_results(project: Project) -> None:
+    """Read the chapters' results files and reconcile the network once, so that the editions'
+    pages, written side by side in two processes, both start from them."""
+    cached = _chapter_results(project)
+    if not cached[0].empty:
+        _pairs(cached, cached[1], cached[2])
+    _chapter_results(project, include_fictional=True)
+
+
 def _pairs(cached: tuple, partners: pd.DataFrame, draws: dict, which: str = "all") -> pd.DataFrame:
     """The reconciled network of cached results (computed once for both editions)."""
     memo = cached[3]

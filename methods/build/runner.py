@@ -27,6 +27,7 @@ from ..model.errors import IffError, ParameterError, Problem
 from .files import hash_files, write_if_changed
 from ..model.chapter.text import md_text
 from ..model.outputs import ChapterFiles
+from ..model.params import MARKETS
 from .project import Project
 
 log = logging.getLogger("iff")
@@ -115,6 +116,49 @@ def _imports(source: str, module: str, is_package: bool) -> set[str]:
     return out
 
 
+class ImportCache:
+    """What each source imports, kept between runs in ``_build/.imports.json`` and keyed by the
+    digest of the source's text (with the module's name): a file whose text did not change is not
+    parsed again (parsing the model and the templates took about a second of every `iff build`).
+    A missing or unreadable cache is rebuilt; it never decides what a chapter depends on by itself."""
+
+    def __init__(self, project: Project):
+        self.path = project.build_dir / ".imports.json"
+        try:
+            self.known: dict[str, list[str]] = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            self.known = {}
+        if not isinstance(self.known, dict):
+            self.known = {}
+        self.used: set[str] = set()
+        self.stored = set(self.known)
+
+    def imports(self, text: str, module: str, is_package: bool, code=lambda text: text) -> set[str]:
+        """:func:`_imports` of ``code(text)`` (``code`` extracts the Python of a template)."""
+        key = hashlib.sha256(f"{module}\0{is_package}\0{text}".encode()).hexdigest()
+        names = self.known.get(key)
+        if not isinstance(names, list):
+            names = self.known[key] = sorted(_imports(code(text), module, is_package))
+        self.used.add(key)
+        return set(names)
+
+    def save(self) -> None:
+        """Keep what this run looked up (the sources as they are now; older versions go)."""
+        if self.stored != self.used:
+            self.known = {k: v for k, v in self.known.items() if k in self.used}
+            self.stored = set(self.known)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_if_changed(self.path, json.dumps(self.known, sort_keys=True))
+
+
+def _template_code(text: str) -> str:
+    """The Python of a chapter template (MyST markdown): its code cells without magics."""
+    import jupytext
+
+    cells = [c.source for c in jupytext.reads(text, fmt="md:myst").cells if c.cell_type == "code"]
+    return "\n".join(line for cell in cells for line in cell.splitlines() if not line.lstrip().startswith(("%", "!")))
+
+
 def _module_file(root: Path, name: str) -> Path | None:
     base = root.joinpath(*name.split("."))
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):
@@ -123,16 +167,15 @@ def _module_file(root: Path, name: str) -> Path | None:
     return None
 
 
-def chapter_code(project: Project, template: Path) -> list[Path]:
+def chapter_code(project: Project, template: Path, cache: ImportCache | None = None) -> list[Path]:
     """The package's files a chapter executes: the ``methods`` modules its template imports, the
     modules those import, and so on, with the ``__init__`` of every package on the way. They must
     all lie in the model layer (``methods/model/``): a chapter that imports the build layer is an
     error, so editing the build layer never changes what a chapter computes."""
-    import jupytext
-
-    cells = [c.source for c in jupytext.read(template).cells if c.cell_type == "code"]
-    code = "\n".join(line for cell in cells for line in cell.splitlines() if not line.lstrip().startswith(("%", "!")))
-    todo = [n for n in _imports(code, "__chapter__", False) if n.split(".")[0] == "methods"]
+    own = cache is None
+    cache = cache or ImportCache(project)
+    todo = [n for n in cache.imports(template.read_text(encoding="utf-8"), "__chapter__", False, _template_code)
+            if n.split(".")[0] == "methods"]
     seen: dict[str, Path] = {}
     while todo:
         name = todo.pop()
@@ -149,15 +192,17 @@ def chapter_code(project: Project, template: Path) -> list[Path]:
                 raise IffError(f"{project.rel(template)} imports {sub} ({rel}), outside the model layer methods/model/: "
                                "chapters may import only the model")
             seen[sub] = path
-            todo += [n for n in _imports(path.read_text(encoding="utf-8"), sub, path.name == "__init__.py")
+            todo += [n for n in cache.imports(path.read_text(encoding="utf-8"), sub, path.name == "__init__.py")
                      if n.split(".")[0] == "methods" and n not in seen]
+    if own:
+        cache.save()
     return sorted(seen.values())
 
 
-def code_hash(project: Project, template: Path) -> str:
+def code_hash(project: Project, files: list[Path]) -> str:
     """Fingerprint of the code a chapter runs besides its template: the model modules it imports
-    (see :func:`chapter_code`) and the pinned requirements."""
-    return hash_files([*chapter_code(project, template), project.root / "requirements.txt"], project.root)
+    (``files``, from :func:`chapter_code`) and the pinned requirements."""
+    return hash_files([*files, project.root / "requirements.txt"], project.root)
 
 
 def job_hash(template: Path, parameters: Path, code: str, draws: int, seed: int,
@@ -213,6 +258,7 @@ def plan(project: Project, countries: list[str] | None = None, markets: list[str
     jobs: list[Job] = []
     problems: list[Problem] = []
     bib = project.bib_keys()
+    imports = ImportCache(project)
     for path in files:
         try:
             cf = project.load(path, bib)
@@ -224,8 +270,9 @@ def plan(project: Project, countries: list[str] | None = None, markets: list[str
                 continue
             template = project.template(market)
             if market not in codes:
-                codes[market] = code_hash(project, template)
-                modules[market] = module_names(project, chapter_code(project, template))
+                files_run = chapter_code(project, template, imports)
+                codes[market] = code_hash(project, files_run)
+                modules[market] = module_names(project, files_run)
             rel = str(path.relative_to(project.root))
             jobs.append(Job(
                 label=f"{cf.country} {market}", template=str(template),
@@ -243,6 +290,7 @@ def plan(project: Project, countries: list[str] | None = None, markets: list[str
             ))
     # one fork server serves every chapter of a run: it preloads the modules of all the templates
     preload = tuple(sorted(set().union(*modules.values())))
+    imports.save()
     return Plan([dataclasses.replace(j, preload=preload) for j in jobs], problems)
 
 
@@ -443,13 +491,16 @@ def _import_execution_modules() -> None:
     import papermill  # noqa: F401
 
 
-def _start_worker(preload: tuple[str, ...]) -> None:
-    """A worker's start: with the warm engine, its fork server starts at once and imports the
-    chapters' packages while the worker imports papermill (see :mod:`methods.build.kernels`)."""
+def _start_worker(preload: tuple[str, ...], shared: tuple | None = None) -> None:
+    """A worker's start: with the warm engine, its fork server (``shared``, started by the parent,
+    or its own, started at once) imports the chapters' packages while the worker imports papermill
+    (see :mod:`methods.build.kernels`)."""
     if preload:
-        from .kernels import fork_server, preload_modules
+        from .kernels import adopt, fork_server, preload_modules
 
-        fork_server(preload_modules(list(preload)))  # starts it: it imports while this worker does
+        if shared:
+            adopt(shared, preload_modules(list(preload)))
+        fork_server(preload_modules(list(preload)))  # its own starts now: it imports while this worker does
     _import_execution_modules()
 
 
@@ -457,19 +508,56 @@ def _preload(jobs: list[Job]) -> tuple[str, ...]:
     return next((j.preload for j in jobs if j.engine == "warm"), ())
 
 
-def worker_pool(workers: int, jobs: list[Job]) -> ProcessPoolExecutor:
-    """A local process pool for ``jobs``: each worker starts its fork server (warm engine) and
-    imports papermill when it starts."""
-    return ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(_preload(jobs),))
+def worker_pool(workers: int, jobs: list[Job], shared: tuple | None = None) -> ProcessPoolExecutor:
+    """A local process pool for ``jobs``: each worker starts its fork server (warm engine), or uses
+    the ``shared`` one, and imports papermill when it starts."""
+    return ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(_preload(jobs), shared))
 
 
-def warm_pool(workers: int, jobs: list[Job] = ()) -> ProcessPoolExecutor:
+def warm_pool(workers: int, jobs: list[Job] = (), shared: tuple | None = None) -> ProcessPoolExecutor:
     """A local process pool whose workers start at once (their fork servers importing the chapters'
     packages, themselves importing papermill), so that this overlaps what the caller does next
     (loading the book builder, starting Sphinx)."""
-    pool = worker_pool(workers, list(jobs))
+    pool = worker_pool(workers, list(jobs), shared)
     pool.submit(int)  # starts the workers
     return pool
+
+
+class EarlyStart:
+    """The warm engine's fork server, started before the run is planned: it imports the chapters'
+    packages and the model (two seconds or so) while this process validates the parameter files
+    and hashes the chapters' inputs, instead of after. The model's modules it preloads are those
+    the chapter templates import (:func:`chapter_code`); if the plan needs others (a run of one
+    market), or nothing needs executing, it is stopped and the run goes on as without it."""
+
+    def __init__(self, project: Project, engine: str = "warm", scheduler: str | None = None):
+        self.server = None
+        if engine != "warm" or scheduler:
+            return
+        from .kernels import fork_server, preload_modules
+
+        try:
+            imports = ImportCache(project)
+            files = {f for market in MARKETS for f in chapter_code(project, project.template(market), imports)}
+            imports.save()
+        except (IffError, OSError):
+            return  # planning says what is wrong
+        self.preload = tuple(sorted(module_names(project, sorted(files))))
+        self.server = fork_server(preload_modules(list(self.preload)))
+
+    def pool(self, workers: int, todo: list[Job]) -> ProcessPoolExecutor | None:
+        """A warm pool for ``todo`` whose workers use the early fork server (None: nothing to do)."""
+        shared = self.server.shared() if self.server is not None and _preload(todo) == self.preload else None
+        if shared is None:
+            self.close()
+        return warm_pool(workers, todo, shared) if todo else None
+
+    def close(self) -> None:
+        if self.server is not None:
+            from .kernels import close_fork_server
+
+            close_fork_server(self.server)
+            self.server = None
 
 
 def run(project: Project, planned: Plan, jobs: int | None = None, force: bool = False, scheduler: str | None = None,
