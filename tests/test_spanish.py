@@ -156,6 +156,20 @@ def test_search_works_in_spanish(built_book):
     assert "LANGUAGE: 'es'" in (built_book / "_build" / "html" / "es" / "_static" / "documentation_options.js").read_text()
 
 
+def test_a_spanish_page_stores_only_itself(built_book):
+    """Translated paragraphs are parsed as documents of their own; once moved into the page, their
+    nodes belong to the page, so a stored Spanish page does not carry the build environment."""
+    import pickle
+
+    folder = built_book / "_build" / ".doctrees-es"
+    for name in ("index.doctree", "methodology/drugs.doctree", "countries/PER/drugs.doctree"):
+        with open(folder / name, "rb") as fh:
+            doctree = pickle.load(fh)
+        assert all(node.document is doctree for node in doctree.findall()), name
+        english = built_book / "_build" / ".doctrees" / name
+        assert (folder / name).stat().st_size < 3 * english.stat().st_size, name
+
+
 def test_the_search_index_is_stemmed_by_the_c_stemmer_with_the_stems_of_the_python_one():
     """PyStemmer (pinned) makes the search index's stemming about a hundred times faster than
     snowballstemmer's pure-Python stemmers, which Sphinx asks for; both implement the same

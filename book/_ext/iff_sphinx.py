@@ -4,7 +4,9 @@
 * Pages are read in parallel (see :func:`declare_parallel_safe`), citations are resolved
   without repeated plugin lookups (see :func:`_cache_pybtex_plugins`), and an incremental build
   reuses the formatted bibliography when nothing it depends on changed
-  (see :func:`_cache_bibtex_formatting`).
+  (see :func:`_cache_bibtex_formatting`), and the sidebar's table of contents is rendered once per
+  page, not twice (see :func:`_render_the_sidebar_once`).
+* The Spanish pages' stored parse trees hold only the page (see :func:`_one_document`).
 * Page titles that the theme writes unescaped are escaped (see :func:`_escape_theme_titles`).
 * Every page carries the edition and its date in its footer (:func:`_edition_footer`; the values
   come from the build, ``iff_edition`` and ``iff_edition_date``).
@@ -313,6 +315,41 @@ def _dotted_number_search(app):
         app.add_search_language(dotted)
 
 
+def _render_the_sidebar_once():
+    """pydata-sphinx-theme renders every template of a page's sidebars once to see whether it is
+    empty, then again into the page; for the book theme's navigation (``sbt-sidebar-nav.html``,
+    the whole table of contents) that doubles the most expensive part of writing a page. The
+    navigation is never empty in this handbook, so it is left out of that check, as the theme
+    already does for its own navigation templates.
+
+    The theme offers no setting for it: this wraps a private function of pydata-sphinx-theme
+    (``utils._update_and_remove_templates``), written for the pinned 0.17.1;
+    ``tests/test_pins.py`` fails when the pin or the function's signature changes."""
+    from pydata_sphinx_theme import utils
+
+    original = utils._update_and_remove_templates
+    if getattr(original, "_iff_sidebar_once", False):
+        return
+
+    def update_and_remove_templates(app, context, templates, section, templates_skip_empty_check=None):
+        skip = [*(templates_skip_empty_check or []), "sbt-sidebar-nav.html"]
+        return original(app, context, templates, section, templates_skip_empty_check=skip)
+
+    update_and_remove_templates._iff_sidebar_once = True
+    utils._update_and_remove_templates = update_and_remove_templates
+
+
+def _one_document(app, doctree):
+    """Every node of a page points to the page's document. Sphinx translates a paragraph by
+    parsing the translation as a document of its own and moving its nodes into the page; those
+    nodes kept pointing to that document, whose settings hold the whole build environment, so
+    each Spanish page's stored parse tree carried a copy of the environment (1 MB a page instead
+    of 30 KB) that every incremental build loaded again."""
+    for node in doctree.findall(include_self=False):
+        if node.__dict__.get("_document") not in (None, doctree):
+            node.document = doctree
+
+
 def setup(app):
     app.add_config_value("iff_edition", "", "html")
     app.add_config_value("iff_edition_date", "", "html")
@@ -323,12 +360,14 @@ def setup(app):
     app.add_transform(_generated_text_is_not_translated())
     app.add_post_transform(_pasted_numbers_in_the_editions_language())
     app.connect("doctree-read", _count_untranslated)
+    app.connect("doctree-read", _one_document, priority=900)  # after every transform of the page
     app.connect("build-finished", _report_untranslated)
     _dotted_number_search(app)
     _spanish_citations()
     app.connect("html-page-context", _edition_footer, priority=900)
     _cache_pybtex_plugins()
     _cache_bibtex_formatting()
+    _render_the_sidebar_once()
     app.connect("env-get-outdated", _glue_dependents)
     app.connect("html-page-context", _clean_scripts, priority=900)
     app.connect("html-page-context", _escape_theme_titles, priority=900)  # after the theme's own handler
