@@ -170,6 +170,14 @@ def test_a_spanish_page_stores_only_itself(built_book):
         assert (folder / name).stat().st_size < 3 * english.stat().st_size, name
 
 
+def test_the_themes_templates_are_compiled_once_and_kept(built_book):
+    """Each edition's Sphinx process keeps the templates it compiled (jinja2's bytecode cache in the
+    edition's doctree folder), so the next build loads them instead of compiling them again."""
+    for folder in (".doctrees", ".doctrees-es"):
+        kept = list((built_book / "_build" / folder / "jinja").glob("__jinja2_*.cache"))
+        assert len(kept) >= 10, folder  # the page layout and the theme's components
+
+
 def test_the_search_index_is_stemmed_by_the_c_stemmer_with_the_stems_of_the_python_one():
     """PyStemmer (pinned) makes the search index's stemming about a hundred times faster than
     snowballstemmer's pure-Python stemmers, which Sphinx asks for; both implement the same

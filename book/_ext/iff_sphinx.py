@@ -6,6 +6,7 @@
   reuses the formatted bibliography when nothing it depends on changed
   (see :func:`_cache_bibtex_formatting`), and the sidebar's table of contents is rendered once per
   page, not twice (see :func:`_render_the_sidebar_once`).
+* The theme's templates are compiled once and kept between builds (:func:`_keep_compiled_templates`).
 * The Spanish pages' stored parse trees hold only the page (see :func:`_one_document`).
 * Page titles that the theme writes unescaped are escaped (see :func:`_escape_theme_titles`).
 * Every page carries the edition and its date in its footer (:func:`_edition_footer`; the values
@@ -350,6 +351,23 @@ def _one_document(app, doctree):
             node.document = doctree
 
 
+def _keep_compiled_templates(app):
+    """The theme's HTML templates, compiled once and kept (jinja2's bytecode cache, in the
+    edition's doctree folder): each Sphinx process used to compile them again, about a second of
+    every build. A template whose source changed is compiled again (the cache is keyed by it)."""
+    from pathlib import Path
+
+    from jinja2 import FileSystemBytecodeCache
+
+    templates = getattr(app.builder, "templates", None)
+    environment = getattr(templates, "environment", None)
+    if environment is None:
+        return
+    folder = Path(app.doctreedir) / "jinja"
+    folder.mkdir(parents=True, exist_ok=True)
+    environment.bytecode_cache = FileSystemBytecodeCache(str(folder))
+
+
 def setup(app):
     app.add_config_value("iff_edition", "", "html")
     app.add_config_value("iff_edition_date", "", "html")
@@ -373,4 +391,5 @@ def setup(app):
     app.connect("html-page-context", _escape_theme_titles, priority=900)  # after the theme's own handler
     app.connect("doctree-resolved", _drop_thebe_config, priority=900)  # after sphinx-thebe's handler
     app.connect("config-inited", declare_parallel_safe)
+    app.connect("builder-inited", _keep_compiled_templates)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
