@@ -390,7 +390,8 @@ _LOADING: list = []  # the thread of load_page_writers: it has ended before the 
 def side_by_side(other, mine) -> None:
     """Run ``other()`` in a forked process while this one runs ``mine()``, and wait for both (two
     cores do both in the time of the longer). A failure of either is raised here, once both ended;
-    an :class:`IffError` keeps its message. Where processes cannot be forked, one after the other."""
+    an :class:`IffError` keeps its message, anything else is named in one line (with ``IFF_DEBUG``
+set, the child prints its traceback). Where processes cannot be forked, one after the other."""
     if not hasattr(os, "fork"):
         other()
         mine()
@@ -410,8 +411,10 @@ def side_by_side(other, mine) -> None:
             other()
         except IffError as e:
             status, message = 1, str(e).encode()
-        except BaseException as e:  # noqa: BLE001 - reported by the parent
-            status, message = 2, "".join(traceback.format_exception(e)).encode()
+        except BaseException as e:  # noqa: BLE001 - reported by the parent, in one line
+            if os.environ.get("IFF_DEBUG"):
+                traceback.print_exception(e)
+            status, message = 2, f"{type(e).__name__}: {e}".encode()
         finally:
             with os.fdopen(write_end, "wb") as fh:
                 fh.write(message)
@@ -429,7 +432,7 @@ def side_by_side(other, mine) -> None:
     if status == 1:
         raise IffError(message)
     if status != 0:
-        raise RuntimeError(f"writing the other edition's pages failed:\n{message}")
+        raise RuntimeError(f"in the process writing the other edition's pages, {message}")
 
 
 GENERATED_SOURCES = ("countries", "results", "_generated")  # folders of book/ written by iff run / iff build
