@@ -170,6 +170,21 @@ def test_a_spanish_page_stores_only_itself(built_book):
         assert (folder / name).stat().st_size < 3 * english.stat().st_size, name
 
 
+def test_each_edition_keeps_its_own_glued_values(built_book):
+    """The editions are built side by side; each writes its chapters' glued values to a folder of
+    its own, so neither reads the other's (once a build failed reading a file the other edition was
+    writing, and a page could have pasted the other language's values)."""
+    import json
+
+    def figure(folder: str) -> str:
+        glued = json.loads((built_book / "_build" / folder / "countries" / "PER" / "drugs.glue.json").read_text())
+        return glued["fig_iff"]["data"]["image/svg+xml"]
+
+    assert "IFFs from drug trafficking by product" in figure("jupyter_execute")
+    spanish = figure("jupyter_execute-es")
+    assert "FFI por tráfico de drogas, por producto" in spanish and "drug trafficking" not in spanish
+
+
 def test_the_themes_templates_are_compiled_once_and_kept(built_book):
     """Each edition's Sphinx process keeps the templates it compiled (jinja2's bytecode cache in the
     edition's doctree folder), so the next build loads them instead of compiling them again."""

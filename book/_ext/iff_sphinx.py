@@ -6,6 +6,7 @@
   reuses the formatted bibliography when nothing it depends on changed
   (see :func:`_cache_bibtex_formatting`), and the sidebar's table of contents is rendered once per
   page, not twice (see :func:`_render_the_sidebar_once`).
+* Each edition has its own folder for the chapters' glued values and figures (:func:`_own_output_folder`).
 * The theme's templates are compiled once and kept between builds (:func:`_keep_compiled_templates`).
 * The Spanish pages' stored parse trees hold only the page (see :func:`_one_document`).
 * Page titles that the theme writes unescaped are escaped (see :func:`_escape_theme_titles`).
@@ -351,6 +352,23 @@ def _one_document(app, doctree):
             node.document = doctree
 
 
+def _own_output_folder(app):
+    """Each edition writes its chapters' executed copies, glued values and figures to a folder of
+    its own (``_build/jupyter_execute`` in English, ``_build/jupyter_execute-es`` in Spanish).
+    MyST-NB puts them beside the output folder, in a folder both editions shared: built side by side,
+    one edition wrote a chapter's glued values (``<page>.glue.json``, different in each language)
+    while the other read them, and a page could paste the other language's values or fail to
+    read them at all."""
+    from pathlib import Path
+
+    config = getattr(app.env, "mystnb_config", None)
+    if config is None:
+        return
+    lang = app.config.iff_language
+    folder = Path(app.outdir).parent / ("jupyter_execute" if lang == "en" else f"jupyter_execute-{lang}")
+    app.env.mystnb_config = config.copy(output_folder=str(folder.resolve()))
+
+
 def _keep_compiled_templates(app):
     """The theme's HTML templates, compiled once and kept (jinja2's bytecode cache, in the
     edition's doctree folder): each Sphinx process used to compile them again, about a second of
@@ -392,4 +410,5 @@ def setup(app):
     app.connect("doctree-resolved", _drop_thebe_config, priority=900)  # after sphinx-thebe's handler
     app.connect("config-inited", declare_parallel_safe)
     app.connect("builder-inited", _keep_compiled_templates)
+    app.connect("builder-inited", _own_output_folder, priority=900)  # after MyST-NB set the shared one
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
