@@ -65,3 +65,50 @@ def test_payment_diagrams_use_legible_text():
     for corridor in result.corridors.values():
         fig = figures.payments_diagram(corridor, "MEX", -1, cf.years[-1], {"MEX": "Mexico", "USA": "United States"})
         _check(fig)
+
+
+def test_a_figure_is_the_same_with_text_measured_once_per_process():
+    """figures.py measures each SVG text once per process instead of once per renderer: the figures
+    it writes must be byte for byte those matplotlib writes with its own per-renderer cache, in both
+    languages, drawn after other figures have filled the shared cache."""
+    import io
+
+    import matplotlib.pyplot as plt
+    import matplotlib.text as mtext
+
+    from methods.model.i18n import translators
+
+    shared = mtext._get_text_metrics_function
+    assert hasattr(shared, "svg_metrics"), "figures.py no longer shares SVG text measurements"
+    cf = load_country(REPO / "parameters" / "PER.yml")
+    prepared = Prepared.from_file(cf)
+    result, records = evaluate_market(cf, "drugs", prepared.central)
+    c = totals(records, "PER", len(cf.years))
+    inward = {p: c[(p, "inward")] for p, d in c if d == "inward" and p != "all"}
+    outward = {p: c[(p, "outward")] for p, d in c if d == "outward" and p != "all"}
+    mid, bars = tornado(prepared, lambda v: market_totals(cf, "drugs", v), ("all", "total"), -1, prefix=("markets", "drugs"))
+
+    def drawn() -> list[str]:
+        out = []
+        for tr in translators("PER", ["en", "es"]).values():
+            made = [figures.iff_by_year(cf.years, inward, outward, "IFFs", low=0.8 * c[("all", "total")],
+                                        high=1.2 * c[("all", "total")], tr=tr),
+                    figures.tornado_chart(mid, bars, "what moves the total", tr=tr)]
+            made += [figures.chain_diagram(chain, -1, cf.years[-1], drug, tr=tr) for drug, chain in result.chains.items()]
+            for fig in made:
+                buffer = io.StringIO()
+                fig.savefig(buffer, format="svg", metadata={"Date": None})
+                out.append(buffer.getvalue())
+                plt.close(fig)
+        return out
+
+    with_shared = drawn()
+    assert shared.svg_metrics.cache_info().hits > 0
+    mtext._get_text_metrics_function = shared.__wrapped__  # matplotlib's own
+    try:
+        own = drawn()
+    finally:
+        mtext._get_text_metrics_function = shared
+    assert len(with_shared) == len(own) >= 6
+    for a, b in zip(with_shared, own):
+        assert a == b

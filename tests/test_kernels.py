@@ -131,10 +131,15 @@ def test_a_chapter_executed_warm_is_the_chapter_executed_cold(tmp_path):
         folder = root / "book" / "countries" / "XRU"
         nb = nbformat.read(str(folder / "drugs.ipynb"), as_version=4)
         kinds = sorted(k for c in nb.cells for o in c.get("outputs", []) for k in o.get("data", {}))
+        svgs = [o["data"]["image/svg+xml"] for c in nb.cells for o in c.get("outputs", [])
+                if "image/svg+xml" in o.get("data", {})]
         out[engine] = ((folder / "drugs.summary.csv").read_bytes(), (folder / "drugs.flows.csv").read_bytes(),
-                       (folder / "drugs.partners.csv").read_bytes(), kinds)
+                       (folder / "drugs.partners.csv").read_bytes(), kinds, svgs)
     assert out["warm"][:3] == out["cold"][:3]
     assert out["warm"][3] == out["cold"][3] and "image/svg+xml" in out["warm"][3]
+    # the figures too, byte for byte: they carry no date (the same chapter gives the same figures)
+    assert out["warm"][4] and out["warm"][4] == out["cold"][4]
+    assert not any("<dc:date>" in svg for svg in out["warm"][4])
 
 
 def _in_worker(shared, source: str, out: str, cwd: str):

@@ -193,3 +193,22 @@ def test_a_producer_transit_country_upgraded_builds_with_its_transit(tmp_path):
     # Bolivians buy the other 40 per cent: the outward IFF is on 12,000 kg, not on 30,000
     bought = sum(r.quantity[0] for r in records if r.component == "drug_purchases")
     assert bought == pytest.approx(0.4 * 30_000)
+
+
+def test_draws_written_by_a_chapter_are_read_back_by_key(tmp_path):
+    """What the regional network reads of a chapter's Monte Carlo draws: the same keys, the values in
+    single precision, and nothing but arrays (an archive holding a pickled object is refused)."""
+    from methods.model.outputs import read_draws, write_draws
+
+    rng = np.random.default_rng(7)
+    draws = {("all", "total"): rng.lognormal(20, 1, (500, 3)), ("cocaine_hcl", "inward"): rng.lognormal(18, 1, (500, 3))}
+    path = tmp_path / "drugs.draws.npz"
+    write_draws(draws, path)
+    back = read_draws(path)
+    assert set(back) == set(draws)
+    for key, a in draws.items():
+        assert back[key].shape == a.shape
+        np.testing.assert_allclose(back[key], a, rtol=1e-7)
+    np.savez(path, bad=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError, match="pickle"):
+        read_draws(path)

@@ -1,4 +1,5 @@
-"""The handbook's Sphinx extension patches three libraries for speed (see book/_ext/iff_sphinx.py): the
+"""The handbook's Sphinx extension patches three libraries for speed (see book/_ext/iff_sphinx.py), and
+the chapters' figures share matplotlib's text measurements (methods/model/chapter/figures.py): the
 patches are written for the pinned versions, and these tests fail loudly when a pin changes, so that
 the patched functions are checked again before the pin is moved."""
 from importlib.metadata import version
@@ -16,10 +17,11 @@ def pinned(package: str) -> str:
 
 
 @pytest.mark.parametrize("package, written_for", [("pybtex", "0.26.1"), ("sphinxcontrib-bibtex", "2.7.0"),
-                                                  ("pydata-sphinx-theme", "0.17.1")])
+                                                  ("pydata-sphinx-theme", "0.17.1"), ("matplotlib", "3.11.2")])
 def test_patched_libraries_are_the_versions_the_patches_were_written_for(package, written_for):
     assert pinned(package) == written_for, (
-        f"{package} is now pinned at {pinned(package)}: check the patch in book/_ext/iff_sphinx.py against it, "
+        f"{package} is now pinned at {pinned(package)}: check its patch (book/_ext/iff_sphinx.py, or "
+        f"methods/model/chapter/figures.py for matplotlib) against it, "
         f"then update this test")
     assert version(package) == written_for
 
@@ -38,3 +40,15 @@ def test_patched_functions_exist_with_the_expected_signatures():
 
     assert list(inspect.signature(utils._update_and_remove_templates).parameters) == [
         "app", "context", "templates", "section", "templates_skip_empty_check"]
+
+    import matplotlib.text
+    from matplotlib.backends.backend_mixed import MixedModeRenderer
+    from matplotlib.textpath import TextToPath
+
+    from methods.model.chapter import figures  # noqa: F401 (installs the shared measurement)
+
+    assert list(inspect.signature(matplotlib.text._get_text_metrics_function.__wrapped__).parameters)[0] == "input_renderer"
+    assert list(inspect.signature(matplotlib.text._get_text_metrics_with_cache).parameters) == [
+        "renderer", "text", "fontprop", "ismath", "dpi"]
+    assert list(inspect.signature(TextToPath.get_text_width_height_descent).parameters) == ["self", "s", "prop", "ismath"]
+    assert "_renderer" in inspect.getsource(MixedModeRenderer.__init__)

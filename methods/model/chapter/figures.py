@@ -30,6 +30,43 @@ plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "font.size": 11, "ax
                      "font.family": ["DejaVu Sans", "sans-serif"]})
 
 
+def _measure_svg_text_once() -> None:
+    """Measure each text of the SVG figures once per process, not once per figure and per draw.
+
+    matplotlib caches a text's size per renderer instance, and every ``savefig`` makes two SVG
+    renderers (one to lay the figure out, one to write it): a chapter's figures measured the same
+    tick labels, titles and legend entries again and again (a fifth of a chapter's time). An SVG
+    renderer measures text with the module's ``TextToPath`` at 72 dpi, without hinting; the size
+    depends only on the text, its font properties and whether it is math, which are the cache's key.
+    Other renderers (Agg, PDF) keep matplotlib's own cache. Written for the pinned matplotlib
+    (tests/test_pins.py); tests/test_figures.py checks that a figure is byte for byte the same with
+    and without it.
+    """
+    import functools
+
+    import matplotlib.text as mtext
+    from matplotlib.backends.backend_svg import RendererSVG
+    from matplotlib.textpath import text_to_path
+
+    per_renderer = getattr(mtext._get_text_metrics_function, "__wrapped__", mtext._get_text_metrics_function)
+
+    @functools.lru_cache(maxsize=8192)
+    def svg_metrics(text, fontprop, ismath, dpi):  # dpi: part of matplotlib's key; SVG text ignores it
+        return text_to_path.get_text_width_height_descent(text, fontprop, ismath)
+
+    @functools.wraps(per_renderer)
+    def metrics_function(renderer):
+        # savefig draws SVG through a MixedModeRenderer, whose _renderer is the SVG renderer (or,
+        # while an artist is rasterized, an Agg one)
+        return svg_metrics if type(getattr(renderer, "_renderer", renderer)) is RendererSVG else per_renderer(renderer)
+
+    metrics_function.svg_metrics = svg_metrics
+    mtext._get_text_metrics_function = metrics_function
+
+
+_measure_svg_text_once()
+
+
 def _money(x: float, tr: Translator = EN) -> str:
     a = abs(x)
     if a >= 1e9:
