@@ -78,6 +78,7 @@ def test_a_figure_is_the_same_with_text_measured_once_per_process():
 
     from methods.model.i18n import translators
 
+    plt.close("all")  # the other tests' figures
     shared = mtext._get_text_metrics_function
     assert hasattr(shared, "svg_metrics"), "figures.py no longer shares SVG text measurements"
     cf = load_country(REPO / "parameters" / "PER.yml")
