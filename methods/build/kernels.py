@@ -39,8 +39,8 @@ from pathlib import Path
 
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import DottedObjectName, Type
 from jupyter_client.provisioning import LocalProvisioner
+from traitlets import DottedObjectName, Type
 
 ENGINES = ("warm", "cold")
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
