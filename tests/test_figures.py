@@ -4,6 +4,7 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("agg")  # a renderer that measures text
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from conftest import REPO  # noqa: E402
@@ -67,20 +68,15 @@ def test_payment_diagrams_use_legible_text():
         _check(fig)
 
 
-def test_a_figure_is_the_same_with_text_measured_once_per_process():
-    """figures.py measures each SVG text once per process instead of once per renderer: the figures
-    it writes must be byte for byte those matplotlib writes with its own per-renderer cache, in both
-    languages, drawn after other figures have filled the shared cache."""
+def _chapter_figures_as_svg() -> list[str]:
+    """Every kind of chapter figure, in both languages, as the SVG a chapter writes: PER's IFFs by
+    year, tornado chart, value chains and price ladder, and Mexico's payment diagrams."""
     import io
 
     import matplotlib.pyplot as plt
-    import matplotlib.text as mtext
 
     from methods.model.i18n import translators
 
-    plt.close("all")  # the other tests' figures
-    shared = mtext._get_text_metrics_function
-    assert hasattr(shared, "svg_metrics"), "figures.py no longer shares SVG text measurements"
     cf = load_country(REPO / "parameters" / "PER.yml")
     prepared = Prepared.from_file(cf)
     result, records = evaluate_market(cf, "drugs", prepared.central)
@@ -88,28 +84,61 @@ def test_a_figure_is_the_same_with_text_measured_once_per_process():
     inward = {p: c[(p, "inward")] for p, d in c if d == "inward" and p != "all"}
     outward = {p: c[(p, "outward")] for p, d in c if d == "outward" and p != "all"}
     mid, bars = tornado(prepared, lambda v: market_totals(cf, "drugs", v), ("all", "total"), -1, prefix=("markets", "drugs"))
+    mex = load_country(REPO / "parameters" / "MEX.yml")
+    corridors, _ = evaluate_market(mex, "smuggling", Prepared.from_file(mex).central)
+    out = []
+    for tr in translators("PER", ["en", "es"]).values():
+        made = [figures.iff_by_year(cf.years, inward, outward, "IFFs", low=0.8 * c[("all", "total")],
+                                    high=1.2 * c[("all", "total")], tr=tr),
+                figures.tornado_chart(mid, bars, "what moves the total", tr=tr),
+                figures.price_ladder([("coca paste: farm gate", 600.0), ("cocaine hydrochloride: wholesale, export", 1650.0)],
+                                     "prices", tr=tr)]
+        made += [figures.chain_diagram(chain, -1, cf.years[-1], drug, tr=tr) for drug, chain in result.chains.items()]
+        made += [figures.payments_diagram(corridor, "MEX", -1, mex.years[-1], {"MEX": "Mexico"}, tr)
+                 for corridor in corridors.corridors.values()]
+        for fig in made:
+            buffer = io.StringIO()
+            fig.savefig(buffer, format="svg", metadata={"Date": None})  # as the chapters: no bbox_inches
+            out.append(buffer.getvalue())
+            plt.close(fig)
+    return out
 
-    def drawn() -> list[str]:
-        out = []
-        for tr in translators("PER", ["en", "es"]).values():
-            made = [figures.iff_by_year(cf.years, inward, outward, "IFFs", low=0.8 * c[("all", "total")],
-                                        high=1.2 * c[("all", "total")], tr=tr),
-                    figures.tornado_chart(mid, bars, "what moves the total", tr=tr)]
-            made += [figures.chain_diagram(chain, -1, cf.years[-1], drug, tr=tr) for drug, chain in result.chains.items()]
-            for fig in made:
-                buffer = io.StringIO()
-                fig.savefig(buffer, format="svg", metadata={"Date": None})
-                out.append(buffer.getvalue())
-                plt.close(fig)
-        return out
 
-    with_shared = drawn()
+def test_a_figure_is_the_same_with_text_measured_once_per_process():
+    """figures.py measures each SVG text once per process instead of once per renderer: the figures
+    it writes must be byte for byte those matplotlib writes with its own per-renderer cache, in both
+    languages, drawn after other figures have filled the shared cache."""
+    import matplotlib.pyplot as plt
+    import matplotlib.text as mtext
+
+    plt.close("all")  # the other tests' figures
+    shared = mtext._get_text_metrics_function
+    assert hasattr(shared, "svg_metrics"), "figures.py no longer shares SVG text measurements"
+    with_shared = _chapter_figures_as_svg()
     assert shared.svg_metrics.cache_info().hits > 0
     mtext._get_text_metrics_function = shared.__wrapped__  # matplotlib's own
     try:
-        own = drawn()
+        own = _chapter_figures_as_svg()
     finally:
         mtext._get_text_metrics_function = shared
-    assert len(with_shared) == len(own) >= 6
+    assert len(with_shared) == len(own) >= 10
     for a, b in zip(with_shared, own):
+        assert a == b
+
+
+def test_a_figure_laid_out_once_is_the_one_savefig_would_lay_out(monkeypatch):
+    """figures.py lays each figure out once, when it is made, and switches the layout engine off, so
+    that savefig draws it once instead of twice: the SVG must be byte for byte the one matplotlib
+    writes when it lays the figure out itself, for every kind of figure in both languages."""
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    once = _chapter_figures_as_svg()
+    made = figures.iff_by_year([2020], {"cocaine": np.array([1e6])}, {}, "IFFs")
+    assert made.get_layout_engine() is None, "the figure still has a layout engine: savefig would draw it twice"
+    plt.close(made)
+    monkeypatch.setattr(figures, "laid_out", lambda fig: fig)  # the layout engine left on, run by savefig
+    by_savefig = _chapter_figures_as_svg()
+    assert len(once) == len(by_savefig) >= 10
+    for a, b in zip(once, by_savefig):
         assert a == b

@@ -14,7 +14,7 @@ import matplotlib.ticker
 matplotlib.use("svg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ..model.chapter.figures import INWARD, MIN_FONT, OUTWARD, PALETTE, WIDTH  # noqa: E402
+from ..model.chapter.figures import INWARD, MIN_FONT, OUTWARD, PALETTE, WIDTH, laid_out  # noqa: E402
 
 # the chapters' style (methods/model/chapter/figures.py): text at least MIN_FONT points at the
 # figure's natural width, about the width of the text column
@@ -24,9 +24,9 @@ STYLE = {"svg.fonttype": "none", "svg.hashsalt": "iff-handbook", "font.size": 11
 
 
 def svg(fig) -> str:
-    """A figure as SVG text (and the figure closed)."""
+    """A figure as SVG text (and the figure closed), laid out once (drawn once, not twice)."""
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    laid_out(fig).savefig(buffer, format="svg", metadata={"Date": None})
     plt.close(fig)
     return buffer.getvalue()
 

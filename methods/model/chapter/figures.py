@@ -1,6 +1,7 @@
 """Figures of the chapters: value chains, price ladders, IFFs by year, tornado charts, payment maps.
 
-Each function draws on a new matplotlib figure and returns it; the notebook displays it.
+Each function draws on a new matplotlib figure, lays it out (``laid_out``) and returns it; the
+notebook displays it.
 """
 from __future__ import annotations
 
@@ -65,6 +66,32 @@ def _measure_svg_text_once() -> None:
 
 
 _measure_svg_text_once()
+
+
+def laid_out(fig):
+    """``fig`` laid out now, once, as its SVG will be drawn, with its layout engine then switched off.
+
+    With a layout engine (here matplotlib's constrained layout), ``savefig`` draws a figure twice:
+    once without rendering, to lay it out, and once to write it; that first draw was a fifth of a
+    chapter's figure time. A chapter's figures do not change once made, so laying them out here,
+    with an SVG canvas (the renderer that will measure their text when they are written), gives the
+    same SVG with one draw instead of two (tests/test_figures.py checks it byte for byte).
+    Call it last: a figure changed afterwards is not laid out again.
+    """
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+
+    engine = fig.get_layout_engine()
+    if engine is None:
+        return fig
+    canvas = fig.canvas
+    FigureCanvasSVG(fig)  # the figure's canvas while it is laid out
+    try:
+        engine.execute(fig)
+    finally:
+        fig.set_canvas(canvas)
+    with plt.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+        fig.set_layout_engine(None)  # none at all: even a placeholder engine makes savefig draw twice
+    return fig
 
 
 def _money(x: float, tr: Translator = EN) -> str:
@@ -155,7 +182,7 @@ def chain_diagram(chain_result, year_index: int, year: int, title: str, tr: Tran
         for k, (text, color) in enumerate(crossing):
             ax.text(4.45, y + 0.95 - 0.5 * k, text, ha="left", va="top", fontsize=MIN_FONT, color=color, linespacing=1.15)
     ax.set_title(_wrap(f"{title}, {year}", 70), loc="left")
-    return fig
+    return laid_out(fig)
 
 
 def price_ladder(points: list[tuple[str, float]], title: str, tr: Translator = EN):
@@ -173,7 +200,7 @@ def price_ladder(points: list[tuple[str, float]], title: str, tr: Translator = E
     for i, val in enumerate(values):
         ax.text(val * 1.05, i, tr.number(val, 0), va="center", fontsize=MIN_FONT)
     ax.set_title(title, loc="left")
-    return fig
+    return laid_out(fig)
 
 
 def iff_by_year(years: list[int], inward: dict[str, np.ndarray], outward: dict[str, np.ndarray],
@@ -209,7 +236,7 @@ def iff_by_year(years: list[int], inward: dict[str, np.ndarray], outward: dict[s
     # below the plot, never over the data or the title; long labels one per line, wrapped
     fig.legend(handles, [_wrap(t, 80) for t in texts], frameon=False, loc="outside lower center", ncol=1 if wide else 2)
     ax.set_title(_wrap(title, 70), loc="left")
-    return fig
+    return laid_out(fig)
 
 
 def tornado_chart(central: float, bars, title: str, labeller=lambda b: b.input, top: int = 10, tr: Translator = EN):
@@ -219,7 +246,7 @@ def tornado_chart(central: float, bars, title: str, labeller=lambda b: b.input, 
     if not bars:
         ax.text(0.5, 0.5, tr("No input of this market has bounds."), ha="center", va="center", transform=ax.transAxes)
         ax.axis("off")
-        return fig
+        return laid_out(fig)
     for i, b in enumerate(bars):
         lo, hi = b.output_at_low / 1e6, b.output_at_high / 1e6
         ax.barh(i, lo - central / 1e6, left=central / 1e6, color="#92c5de", label=tr("input at low bound") if i == 0 else None)
@@ -231,7 +258,7 @@ def tornado_chart(central: float, bars, title: str, labeller=lambda b: b.input, 
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _pos: tr.number(v, 0)))
     fig.legend(frameon=False, loc="outside lower center", ncol=2)  # below the plot: never over the bars
     ax.set_title(title, loc="left")
-    return fig
+    return laid_out(fig)
 
 
 def payments_diagram(corridor, reporting_country: str, year_index: int, year: int, names: dict[str, str],
@@ -277,4 +304,4 @@ def payments_diagram(corridor, reporting_country: str, year_index: int, year: in
     fig.legend(handles=handles, frameon=False, loc="outside lower center", ncol=2)
     ax.set_title(_wrap(tr("{corridor}, {year}: fees by place of payment and smuggler residence").format(
         corridor=tr.text(corridor.label), year=year), 70), loc="left")
-    return fig
+    return laid_out(fig)
