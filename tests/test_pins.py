@@ -1,4 +1,4 @@
-"""The handbook's Sphinx extension patches three libraries for speed (see book/_ext/iff_sphinx.py), and
+"""The handbook's Sphinx extension patches four libraries for speed (see book/_ext/iff_sphinx.py), and
 the chapters' figures share matplotlib's text measurements (methods/model/chapter/figures.py): the
 patches are written for the pinned versions, and these tests fail loudly when a pin changes, so that
 the patched functions are checked again before the pin is moved."""
@@ -17,7 +17,8 @@ def pinned(package: str) -> str:
 
 
 @pytest.mark.parametrize("package, written_for", [("pybtex", "0.26.1"), ("sphinxcontrib-bibtex", "2.7.0"),
-                                                  ("pydata-sphinx-theme", "0.17.1"), ("matplotlib", "3.11.2")])
+                                                  ("pydata-sphinx-theme", "0.17.1"), ("matplotlib", "3.11.2"),
+                                                  ("myst-parser", "3.0.1")])
 def test_patched_libraries_are_the_versions_the_patches_were_written_for(package, written_for):
     assert pinned(package) == written_for, (
         f"{package} is now pinned at {pinned(package)}: check its patch (book/_ext/iff_sphinx.py, or "
@@ -40,6 +41,15 @@ def test_patched_functions_exist_with_the_expected_signatures():
 
     assert list(inspect.signature(utils._update_and_remove_templates).parameters) == [
         "app", "context", "templates", "section", "templates_skip_empty_check"]
+
+    from myst_parser.mdit_to_docutils.base import DocutilsRenderer
+    from myst_parser.parsers import sphinx_ as myst_sphinx
+
+    assert list(inspect.signature(myst_sphinx.create_md_parser).parameters) == ["config", "renderer"]
+    assert list(inspect.signature(DocutilsRenderer.setup_render).parameters) == ["self", "options", "env"]
+    parse = inspect.getsource(myst_sphinx.MystParser.parse)
+    assert "create_md_parser(config, SphinxRenderer)" in parse and "parser.render(inputstring)" in parse
+    assert 'options.get("document", make_document())' in inspect.getsource(inspect.unwrap(DocutilsRenderer.setup_render))
 
     import matplotlib.text
     from matplotlib.backends.backend_mixed import MixedModeRenderer

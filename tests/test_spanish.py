@@ -170,6 +170,39 @@ def test_a_spanish_page_stores_only_itself(built_book):
         assert (folder / name).stat().st_size < 3 * english.stat().st_size, name
 
 
+def test_pages_are_the_same_when_translations_are_parsed_with_a_kept_parser(built_book, tmp_path):
+    """The handbook's extension keeps MyST's Markdown parser between the translated paragraphs and
+    builds no throwaway document for each (``_parse_translations_cheaply``): both editions, built
+    in full with and without it, must be byte for byte the same, every page and the search index."""
+    import shutil
+    import subprocess
+    import sys
+
+    plain = ("import sys; sys.path.insert(0, sys.argv[1] + '/book/_ext'); import iff_sphinx; "
+             "iff_sphinx._parse_translations_cheaply = lambda: None; from methods.build import sphinxbuild; "
+             "sys.exit(sphinxbuild.main(sys.argv[2:]))")
+    kept = "import sys; from methods.build import sphinxbuild; sys.exit(sphinxbuild.main(sys.argv[2:]))"
+    builds = []
+    for way, code in (("kept", kept), ("plain", plain)):
+        root = tmp_path / way
+        shutil.copytree(built_book, root, symlinks=True, ignore=shutil.ignore_patterns("html", "pdf"))
+        for lang, source in (("en", root / "book"), ("es", root / "_build" / "src-es")):
+            out = tmp_path / f"{way}-{lang}"
+            args = [str(source), str(out), str(root / "_config.yml"), str(source / "_toc.yml"), "1", "full", lang]
+            builds.append((out, subprocess.Popen([sys.executable, "-c", code, str(root), *args], cwd=root,
+                                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)))
+    for out, proc in builds:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, f"{out.name}: {err[-2000:]}"
+    for lang in ("en", "es"):
+        a, b = tmp_path / f"kept-{lang}", tmp_path / f"plain-{lang}"
+        files = sorted(f.relative_to(a) for f in a.rglob("*") if f.is_file())
+        assert files == sorted(f.relative_to(b) for f in b.rglob("*") if f.is_file())
+        assert len([f for f in files if f.suffix == ".html"]) >= 40
+        different = [str(f) for f in files if (a / f).read_bytes() != (b / f).read_bytes()]
+        assert not different, f"{lang}: {different[:5]}"
+
+
 def test_each_edition_keeps_its_own_glued_values(built_book):
     """The editions are built side by side; each writes its chapters' glued values to a folder of
     its own, so neither reads the other's (once a build failed reading a file the other edition was

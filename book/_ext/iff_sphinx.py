@@ -8,7 +8,9 @@
   page, not twice (see :func:`_render_the_sidebar_once`).
 * Each edition has its own folder for the chapters' glued values and figures (:func:`_own_output_folder`).
 * The theme's templates are compiled once and kept between builds (:func:`_keep_compiled_templates`).
-* The Spanish pages' stored parse trees hold only the page (see :func:`_one_document`).
+* The Spanish pages' stored parse trees hold only the page (see :func:`_one_document`), and
+  their translated paragraphs are parsed without building a new Markdown parser and a throwaway
+  document for each (see :func:`_parse_translations_cheaply`).
 * Page titles that the theme writes unescaped are escaped (see :func:`_escape_theme_titles`).
 * Every page carries the edition and its date in its footer (:func:`_edition_footer`; the values
   come from the build, ``iff_edition`` and ``iff_edition_date``).
@@ -341,6 +343,73 @@ def _render_the_sidebar_once():
     utils._update_and_remove_templates = update_and_remove_templates
 
 
+def _parse_translations_cheaply():
+    """Sphinx translates a page paragraph by paragraph, parsing each translation as a document of
+    its own (``sphinx.transforms.i18n.publish_msgstr``), and MyST-Parser did two things for each of
+    those small documents that made the Spanish edition's reading half as long again as the English
+    one (1,700 paragraphs; a fifth of the Spanish Sphinx build):
+
+    * it built a new Markdown parser (``create_md_parser``, with its renderer and plugins). The
+      parser is kept and used again for the next text parsed with the same configuration; a text
+      parsed while another is being parsed (a nested parse) gets a parser of its own.
+    * it built, then threw away, a document with docutils' default settings (``setup_render``
+      evaluates ``options.get("document", make_document())``, where the caller always passes the
+      document). The default is no longer built when a document is passed.
+
+    The renderer sets up all its per-document state at the start of every render
+    (``setup_render``), so a parser used again renders exactly as a new one; tests/test_book.py
+    checks that both editions' pages are byte for byte the same with and without this. Written for
+    the pinned myst-parser 3.0.1 (``myst_parser.parsers.sphinx_.create_md_parser`` and
+    ``DocutilsRenderer.setup_render``); tests/test_pins.py fails when the pin or the code changes."""
+    from myst_parser.mdit_to_docutils import base
+    from myst_parser.parsers import sphinx_ as myst_sphinx
+
+    create = myst_sphinx.create_md_parser
+    if getattr(create, "_iff_kept", False):
+        return
+    idle: dict = {}  # (id(config), renderer class) -> (config, parsers not in use)
+
+    def create_md_parser(config, renderer):
+        key = (id(config), renderer)
+        kept = idle.get(key)
+        if kept is None or kept[0] is not config:
+            if len(idle) > 64:  # pages with their own configuration (front matter): keep few
+                idle.clear()
+            kept = idle[key] = (config, [])
+        if kept[1]:
+            return kept[1].pop()
+        md = create(config, renderer)
+        render = md.render
+
+        def render_then_give_back(src, env=None):
+            try:
+                return render(src, env)
+            finally:
+                kept[1].append(md)
+
+        md.render = render_then_give_back
+        return md
+
+    create_md_parser._iff_kept = True
+    create_md_parser.__wrapped__ = create
+    myst_sphinx.create_md_parser = create_md_parser
+
+    setup_render = base.DocutilsRenderer.setup_render
+
+    def setup_render_with_its_document(self, options, env):
+        if "document" not in options:
+            return setup_render(self, options, env)
+        make_document = base.make_document
+        base.make_document = lambda *args, **kwargs: None  # the default, unused: options has the document
+        try:
+            return setup_render(self, options, env)
+        finally:
+            base.make_document = make_document
+
+    setup_render_with_its_document.__wrapped__ = setup_render
+    base.DocutilsRenderer.setup_render = setup_render_with_its_document
+
+
 def _one_document(app, doctree):
     """Every node of a page points to the page's document. Sphinx translates a paragraph by
     parsing the translation as a document of its own and moving its nodes into the page; those
@@ -404,6 +473,7 @@ def setup(app):
     _cache_pybtex_plugins()
     _cache_bibtex_formatting()
     _render_the_sidebar_once()
+    _parse_translations_cheaply()
     app.connect("env-get-outdated", _glue_dependents)
     app.connect("html-page-context", _clean_scripts, priority=900)
     app.connect("html-page-context", _escape_theme_titles, priority=900)  # after the theme's own handler
