@@ -357,7 +357,7 @@ def _parse_translations_cheaply():
       document). The default is no longer built when a document is passed.
 
     The renderer sets up all its per-document state at the start of every render
-    (``setup_render``), so a parser used again renders exactly as a new one; tests/test_book.py
+    (``setup_render``), so a parser used again renders exactly as a new one; tests/test_spanish.py
     checks that both editions' pages are byte for byte the same with and without this. Written for
     the pinned myst-parser 3.0.1 (``myst_parser.parsers.sphinx_.create_md_parser`` and
     ``DocutilsRenderer.setup_render``); tests/test_pins.py fails when the pin or the code changes."""
