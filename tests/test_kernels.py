@@ -186,3 +186,38 @@ def test_a_worker_whose_shared_fork_server_is_gone_says_so():
     server = AdoptedForkServer("/nonexistent/socket", gone.pid, "")
     with pytest.raises(RuntimeError, match="Kernel died before replying to kernel_info"):
         server.fork({})
+
+
+GLUED = """
+import numpy as np
+from myst_nb import glue
+from methods.model.chapter.tables import plain
+VALUES = {"value_2019": np.float64(1.5e6) / 1e6, "count": np.int64(7), "whole": 12, "text": "Perú: 1,5 – ñ",
+          "missing": float("nan"), "large": 123456789.123, "minus_zero": -0.0, "tiny": np.float32(1e-30),
+          "year": "2019", "share__es": 0.1 + 0.2}
+"""
+
+
+def test_values_glued_together_are_the_outputs_glue_makes_one_by_one(tmp_path):
+    """``glue_values`` sends many glued values as one output; once the runner has expanded it, the
+    cell's outputs are, in order, the ones ``myst_nb.glue(name, value, display=False)`` makes."""
+    from methods.model.chapter.languages import GLUED_MIME, expand_glued
+
+    cells = [nbformat.v4.new_code_cell(GLUED),
+             nbformat.v4.new_code_cell("for name, value in VALUES.items():\n    glue(name, plain(value), display=False)"),
+             nbformat.v4.new_code_cell("from methods.model.chapter.languages import glue_values\nglue_values(VALUES)"),
+             nbformat.v4.new_code_cell("glue_values({})")]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    import papermill as pm
+
+    pm.execute_notebook(nb, str(tmp_path / "glued.ipynb"), cwd=str(REPO), kernel_name="python3", progress_bar=False)
+    done = nbformat.read(str(tmp_path / "glued.ipynb"), as_version=4)
+    one_by_one, together, nothing = done.cells[1].outputs, done.cells[2].outputs, done.cells[3].outputs
+    assert len(one_by_one) == 10 and len(together) == 1 and GLUED_MIME in together[0]["data"]
+    assert nothing == []  # nothing to glue: no output
+    expanded = expand_glued(done)
+    assert [dict(o) for o in expanded.cells[2].outputs] == [dict(o) for o in one_by_one]
+    assert expanded.cells[1].outputs == one_by_one  # outputs of glue itself are left as they are
+    assert [o["metadata"]["scrapbook"]["name"] for o in expanded.cells[2].outputs][-1] == "share__es"
+    assert expanded.cells[2].outputs[0]["data"] == {"application/papermill.record/text/plain": "1.5"}

@@ -440,8 +440,10 @@ def execute_job(job: Job) -> JobResult:
     try:
         nb = jupytext.read(job.template)
         _execute_notebook(nb, staged_nb, job)
-        done = nbformat.read(staged_nb, as_version=4)
+        from ..model.chapter.languages import expand_glued
         from ..model.i18n import Translator
+
+        done = expand_glued(nbformat.read(staged_nb, as_version=4))
 
         spanish_file = ChapterFiles(out_dir, job.market).notebook_es
         if "es" in dict(job.parameters).get("languages", "en,es").split(","):
