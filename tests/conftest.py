@@ -26,7 +26,8 @@ def copy_repo(dest: Path, countries: list[str] | None = None) -> Path:
 
 def run_iff(*args: str, cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
     """Run the `iff` command as a user would, capturing its output."""
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    # every page's navigation is made by the handbook and compared with the theme's (iff_sphinx._Sidebar)
+    env = dict(os.environ, PYTHONWARNINGS="ignore", IFF_CHECK_SIDEBAR="1")
     env.pop("IFF_DEBUG", None)
     return subprocess.run([sys.executable, "-m", "methods.build.cli", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=env)

@@ -415,3 +415,80 @@ def test_the_pdf_edition_holds_the_handbook(built_book):
 def test_sdmx_uses_the_sdg_series_of_16_4_1(exported):
     sdmx = exported["sdmx-csv"]
     assert set(sdmx["SERIES"]) == {"DI_ILL_IN", "DI_ILL_OUT"} and set(sdmx["UNIT_MEASURE"]) == {"USD"}
+
+
+SIDEBAR = """<p aria-level="2" class="caption" role="heading"><span class="caption-text">Framework</span></p>
+<ul class="nav bd-sidenav">
+<li class="toctree-l1"><a class="reference internal" href="framework/index.html">1. What IFFs are</a></li>
+</ul>
+<p aria-level="2" class="caption" role="heading"><span class="caption-text">Countries</span></p>
+<ul class="nav bd-sidenav">
+<li class="toctree-l1 has-children"><a class="reference internal" href="countries/MEX/index.html">2. Mexico</a><details><summary><span class="toctree-toggle" role="presentation"><i class="fa-solid fa-chevron-down"></i></span></summary><ul>
+<li class="toctree-l2"><a class="reference internal" href="countries/MEX/drugs.html">2.1. Mexico: drugs &amp; &lt;b&gt;</a></li>
+</ul>
+</details></li>
+<li class="toctree-l1"><a class="reference external" href="https://example.org/a#b">Elsewhere</a></li>
+</ul>
+"""
+
+
+def test_the_navigation_is_marked_for_each_page_as_sphinx_and_the_theme_mark_it():
+    """The navigation rendered once from the root page, then made for each page: links relative to
+    the page; the page's link ``current`` and ``#``; the entries holding the page ``current active``
+    and open; the lists holding it ``current`` (the page's own list of sub-pages is not). The
+    expected text is written by hand from Sphinx's ``_toctree_add_classes`` and the theme's
+    ``generate_toctree_html``; every built page is checked against the theme itself in the builds
+    the tests make (``IFF_CHECK_SIDEBAR``, conftest.run_iff)."""
+    import sys
+
+    from sphinx.util.osutil import relative_uri
+
+    from conftest import REPO
+
+    sys.path.insert(0, str(REPO / "book" / "_ext"))
+    import iff_sphinx
+
+    sidebar = iff_sphinx._Sidebar(SIDEBAR)
+    assert sidebar.for_page("index.html", relative_uri) == SIDEBAR  # the root page is in no entry
+    on_drugs = sidebar.for_page("countries/MEX/drugs.html", relative_uri)
+    assert on_drugs == """<p aria-level="2" class="caption" role="heading"><span class="caption-text">Framework</span></p>
+<ul class="nav bd-sidenav">
+<li class="toctree-l1"><a class="reference internal" href="../../framework/index.html">1. What IFFs are</a></li>
+</ul>
+<p aria-level="2" class="caption" role="heading"><span class="caption-text">Countries</span></p>
+<ul class="current nav bd-sidenav">
+<li class="toctree-l1 current active has-children"><a class="reference internal" href="index.html">2. Mexico</a><details open="open"><summary><span class="toctree-toggle" role="presentation"><i class="fa-solid fa-chevron-down"></i></span></summary><ul class="current">
+<li class="toctree-l2 current active"><a class="current reference internal" href="#">2.1. Mexico: drugs &amp; &lt;b&gt;</a></li>
+</ul>
+</details></li>
+<li class="toctree-l1"><a class="reference external" href="https://example.org/a#b">Elsewhere</a></li>
+</ul>
+"""
+    on_country = sidebar.for_page("countries/MEX/index.html", relative_uri)
+    assert '<li class="toctree-l1 current active has-children"><a class="current reference internal" href="#">2. Mexico' in on_country
+    assert '<details open="open"><summary>' in on_country and '</summary><ul>\n' in on_country  # its own list: not current
+    assert 'href="drugs.html">2.1.' in on_country and '<ul class="current nav bd-sidenav">' in on_country
+    assert sidebar.for_page("framework/other.html", relative_uri).count("current") == 0  # a page in no entry
+    assert iff_sphinx._Sidebar('<ul><li class="toctree-l1"><a class="reference internal" href="#x">x</a></li></ul>'
+                               ).for_page("a.html", relative_uri) is None  # a link it cannot follow: the theme's
+
+
+def test_a_navigation_marked_wrongly_stops_the_build(built_book, tmp_path):
+    """With ``IFF_CHECK_SIDEBAR=1`` each page's navigation is compared with the one the theme
+    makes: one marked wrongly (here without the theme's ``active``) fails the build, naming the page."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    root = tmp_path / "repo"
+    shutil.copytree(built_book, root, symlinks=True, ignore=shutil.ignore_patterns("html", "pdf"))
+    wrong = ("import sys; sys.path.insert(0, sys.argv[1] + '/book/_ext'); import iff_sphinx; "
+             "made = iff_sphinx._Sidebar.for_page; "
+             "iff_sphinx._Sidebar.for_page = lambda self, *a: (made(self, *a) or '').replace(' active', '', 1); "
+             "from methods.build import sphinxbuild; sys.exit(sphinxbuild.main(sys.argv[2:]))")
+    args = [str(root / "book"), str(tmp_path / "out"), str(root / "_config.yml"), str(root / "book" / "_toc.yml"), "1", "full", "en"]
+    result = subprocess.run([sys.executable, "-c", wrong, str(root), *args], cwd=root, capture_output=True, text=True,
+                            timeout=600, env=dict(os.environ, IFF_CHECK_SIDEBAR="1"))
+    assert result.returncode != 0
+    assert re.search(r"the navigation made for \S+ differs from the one the theme makes", result.stderr + result.stdout)

@@ -18,7 +18,7 @@ def pinned(package: str) -> str:
 
 @pytest.mark.parametrize("package, written_for", [("pybtex", "0.26.1"), ("sphinxcontrib-bibtex", "2.7.0"),
                                                   ("pydata-sphinx-theme", "0.17.1"), ("matplotlib", "3.11.2"),
-                                                  ("myst-parser", "3.0.1")])
+                                                  ("myst-parser", "3.0.1"), ("sphinx", "7.4.7")])
 def test_patched_libraries_are_the_versions_the_patches_were_written_for(package, written_for):
     assert pinned(package) == written_for, (
         f"{package} is now pinned at {pinned(package)}: check its patch (book/_ext/iff_sphinx.py, or "
@@ -41,6 +41,17 @@ def test_patched_functions_exist_with_the_expected_signatures():
 
     assert list(inspect.signature(utils._update_and_remove_templates).parameters) == [
         "app", "context", "templates", "section", "templates_skip_empty_check"]
+
+    from pydata_sphinx_theme import toctree
+    from sphinx.builders.html import StandaloneHTMLBuilder
+
+    assert list(inspect.signature(toctree.add_toctree_functions).parameters) == [
+        "app", "pagename", "templatename", "context", "doctree"]
+    sidebar = inspect.getsource(toctree.add_toctree_functions)
+    assert 'html_toctree = context["toctree"](**kwargs)' in sidebar and 'li["class"].append("active")' in sidebar
+    assert 'details["open"] = "open"' in inspect.getsource(toctree.add_collapse_checkboxes)
+    assert list(inspect.signature(StandaloneHTMLBuilder._get_local_toctree).parameters) == [
+        "self", "docname", "collapse", "kwargs"]
 
     from myst_parser.mdit_to_docutils.base import DocutilsRenderer
     from myst_parser.parsers import sphinx_ as myst_sphinx

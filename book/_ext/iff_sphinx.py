@@ -5,7 +5,8 @@
   without repeated plugin lookups (see :func:`_cache_pybtex_plugins`), and an incremental build
   reuses the formatted bibliography when nothing it depends on changed
   (see :func:`_cache_bibtex_formatting`), and the sidebar's table of contents is rendered once per
-  page, not twice (see :func:`_render_the_sidebar_once`).
+  page, not twice (see :func:`_render_the_sidebar_once`), from one rendering per edition with the
+  page's marks (see :func:`_mark_the_sidebar_per_page`).
 * Each edition has its own folder for the chapters' glued values and figures (:func:`_own_output_folder`).
 * The theme's templates are compiled once and kept between builds (:func:`_keep_compiled_templates`).
 * The Spanish pages' stored parse trees hold only the page (see :func:`_one_document`), and
@@ -343,6 +344,167 @@ def _render_the_sidebar_once():
     utils._update_and_remove_templates = update_and_remove_templates
 
 
+class _Sidebar:
+    """The book theme's navigation (the whole table of contents) as the theme renders it for the
+    root page, with what another page changes in it located: the start tag of each internal link,
+    of each entry (``li``), of each entry's ``details`` and of each list (``ul``), and which entry
+    and list hold which. Tags are edited as text, so the rest stays as the theme wrote it."""
+
+    def __init__(self, html: str):
+        from html.parser import HTMLParser
+
+        self.html = html
+        offsets = [0]
+        for line in html.splitlines(keepends=True):
+            offsets.append(offsets[-1] + len(line))
+        self.links: list[tuple[int, str, int | None]] = []  # (start, tag, entry it is in)
+        self.entries: list[dict] = []  # start, tag, parent entry, list it is in, details (start, tag)
+        self.lists: list[tuple[int, str]] = []  # (start, tag)
+        sidebar = self
+
+        class Locate(HTMLParser):
+            def __init__(self):
+                super().__init__(convert_charrefs=True)
+                self.open: list[tuple[str, int | None]] = []  # (tag, its index among entries or lists)
+
+            def innermost(self, name):
+                return next((i for tag, i in reversed(self.open) if tag == name), None)
+
+            def handle_starttag(self, name, attrs):
+                line, col = self.getpos()
+                start, text = offsets[line - 1] + col, self.get_starttag_text()
+                index = None
+                if name == "li":
+                    index = len(sidebar.entries)
+                    sidebar.entries.append({"start": start, "tag": text, "parent": self.innermost("li"),
+                                            "list": self.innermost("ul"), "details": None})
+                elif name == "ul":
+                    index = len(sidebar.lists)
+                    sidebar.lists.append((start, text))
+                elif name == "details":
+                    entry = self.innermost("li")
+                    if entry is not None and sidebar.entries[entry]["details"] is None:
+                        sidebar.entries[entry]["details"] = (start, text)
+                elif name == "a" and "internal" in (dict(attrs).get("class") or "").split():
+                    sidebar.links.append((start, text, self.innermost("li")))
+                self.open.append((name, index))
+
+            def handle_endtag(self, name):
+                while self.open and self.open.pop()[0] != name:
+                    pass
+
+        Locate().feed(html)
+
+    _CLASS = re.compile(r'\sclass="([^"]*)"')
+    _HREF = re.compile(r'\shref="([^"]*)"')
+
+    @classmethod
+    def _classes(cls, tag: str, edit) -> str:
+        """The start tag with its class list edited (``edit(classes) -> classes``); a tag without
+        a class attribute gets one after its name."""
+        m = cls._CLASS.search(tag)
+        if m is None:
+            name_end = re.match(r"<\w+", tag).end()
+            return f'{tag[:name_end]} class="{" ".join(edit([]))}"{tag[name_end:]}'
+        return tag[:m.start(1)] + " ".join(edit(m.group(1).split())) + tag[m.end(1):]
+
+    def for_page(self, page_uri: str, relative_uri) -> str | None:
+        """The navigation on the page at ``page_uri`` (its path from the root, as the root page's
+        links write it): every internal link made relative to the page; the page's own links
+        marked ``current`` and pointing to ``#``; each entry that holds the page marked ``current
+        active`` and opened; each list that holds it marked ``current`` — as Sphinx
+        (``_toctree_add_classes``) and the theme (``generate_toctree_html``,
+        ``add_collapse_checkboxes``) mark them. None when a link cannot be followed this way."""
+        edits: dict[int, tuple[str, str]] = {}  # start -> (old tag, new tag)
+        current: set[int] = set()
+        for start, tag, entry in self.links:
+            m = self._HREF.search(tag)
+            if m is None or m.group(1).startswith("#") or ":" in m.group(1).split("#")[0]:
+                return None
+            target, _, anchor = m.group(1).partition("#")
+            if target == page_uri and not anchor:
+                new = self._classes(tag[:m.start(1)] + "#" + tag[m.end(1):], lambda c: ["current", *c])
+                e = entry
+                while e is not None:
+                    current.add(e)
+                    e = self.entries[e]["parent"]
+            else:
+                new = tag[:m.start(1)] + relative_uri(page_uri, target) + ("#" + anchor if anchor else "") + tag[m.end(1):]
+            edits[start] = (tag, new)
+        for i in current:
+            e = self.entries[i]
+            edits[e["start"]] = (e["tag"], self._classes(e["tag"], lambda c: [*c[:1], "current", "active", *c[1:]]))
+            if e["details"] is not None:
+                start, tag = e["details"]
+                if tag != "<details>":
+                    return None
+                edits[start] = (tag, '<details open="open">')
+            if e["list"] is not None:
+                start, tag = self.lists[e["list"]]
+                edits[start] = (tag, self._classes(tag, lambda c: ["current", *c]))
+        out, at = [], 0
+        for start in sorted(edits):
+            old, new = edits[start]
+            out.append(self.html[at:start])
+            out.append(new)
+            at = start + len(old)
+        out.append(self.html[at:])
+        return "".join(out)
+
+
+def _mark_the_sidebar_per_page(app, pagename, templatename, context, doctree):
+    """Every page's navigation lists every page of the book. For each page, Sphinx resolved the
+    whole table of contents again (copying it node by node), rendered it to HTML, and the theme
+    parsed that with BeautifulSoup to add its classes and toggles: a cost that grows with the
+    number of pages on each page, so with the square of it for the book (at 100 countries, 46% of
+    the English Sphinx build). The theme's own code now renders the navigation once per edition,
+    as seen from the root page; each page gets it with its links made relative to the page and
+    the page and the entries that hold it marked, as Sphinx and the theme mark them
+    (:class:`_Sidebar`). tests/test_book.py checks that every page's navigation is byte for byte
+    the theme's (``IFF_CHECK_SIDEBAR=1`` builds both and stops at the first page that differs).
+
+    Written for the pinned pydata-sphinx-theme 0.17.1 (``toctree.add_toctree_functions``) and
+    Sphinx 7.4 (``_get_local_toctree``, ``relative_uri``); with ``collapse`` on (a navigation
+    that differs by page beyond its marks) or a page whose own navigation cannot be made this
+    way, the theme's function is used."""
+    import os
+
+    from pydata_sphinx_theme.toctree import add_toctree_functions
+    from sphinx.util.osutil import relative_uri
+
+    theme_function = context.get("generate_toctree_html")
+    if theme_function is None or not hasattr(app.builder, "_get_local_toctree"):
+        return
+    cache = app.__dict__.setdefault("_iff_sidebars", {})
+    builder = app.builder
+    root = app.config.root_doc
+    check = os.environ.get("IFF_CHECK_SIDEBAR") == "1"
+
+    def generate_toctree_html(kind, startdepth=1, show_nav_level=1, **kwargs):
+        if kind != "sidebar" or startdepth != 0 or str(kwargs.get("collapse", True)).lower() not in ("false", "0"):
+            return theme_function(kind, startdepth, show_nav_level, **kwargs)
+        key = (show_nav_level, tuple(sorted((k, str(v)) for k, v in kwargs.items())))
+        sidebar = cache.get(key)
+        if sidebar is None:
+            seen_from_root = {"toctree": lambda **kw: builder._get_local_toctree(root, **kw)}
+            add_toctree_functions(app, root, "page.html", seen_from_root, None)
+            html = str(seen_from_root["generate_toctree_html"](kind, startdepth, show_nav_level, **kwargs))
+            marked = re.search(r"class=\"[^\"]*\bcurrent\b", html)  # the root page is not in its own contents
+            sidebar = cache[key] = _Sidebar(html) if marked is None else None
+        made = sidebar.for_page(builder.get_target_uri(pagename), relative_uri) if sidebar is not None else None
+        if made is None or check:
+            theirs = str(theme_function(kind, startdepth, show_nav_level, **kwargs))
+            if made is not None and made != theirs:
+                import difflib
+
+                diff = "\n".join(list(difflib.unified_diff(theirs.splitlines(), made.splitlines(), lineterm="", n=0))[:12])
+                raise RuntimeError(f"the navigation made for {pagename} differs from the one the theme makes:\n{diff}")
+            return theirs
+        return made
+
+    context["generate_toctree_html"] = generate_toctree_html
+
+
 def _parse_translations_cheaply():
     """Sphinx translates a page paragraph by paragraph, parsing each translation as a document of
     its own (``sphinx.transforms.i18n.publish_msgstr``), and MyST-Parser did two things for each of
@@ -475,6 +637,7 @@ def setup(app):
     _render_the_sidebar_once()
     _parse_translations_cheaply()
     app.connect("env-get-outdated", _glue_dependents)
+    app.connect("html-page-context", _mark_the_sidebar_per_page, priority=600)  # after the theme's functions
     app.connect("html-page-context", _clean_scripts, priority=900)
     app.connect("html-page-context", _escape_theme_titles, priority=900)  # after the theme's own handler
     app.connect("doctree-resolved", _drop_thebe_config, priority=900)  # after sphinx-thebe's handler
