@@ -460,8 +460,11 @@ def _mark_the_sidebar_per_page(app, pagename, templatename, context, doctree):
     the English Sphinx build). The theme's own code now renders the navigation once per edition,
     as seen from the root page; each page gets it with its links made relative to the page and
     the page and the entries that hold it marked, as Sphinx and the theme mark them
-    (:class:`_Sidebar`). tests/test_book.py checks that every page's navigation is byte for byte
-    the theme's (``IFF_CHECK_SIDEBAR=1`` builds both and stops at the first page that differs).
+    (:class:`_Sidebar`). With ``IFF_CHECK_SIDEBAR=1`` each page's navigation is also made by the
+    theme and the build stops at the first page where the two differ; every book the tests build
+    sets it (tests/conftest.py), and tests/test_book.py checks the marks against ones written by hand.
+    The rendering is kept for the Sphinx process, which builds once: the table of contents is
+    complete before the first page is written.
 
     Written for the pinned pydata-sphinx-theme 0.17.1 (``toctree.add_toctree_functions``) and
     Sphinx 7.4 (``_get_local_toctree``, ``relative_uri``); with ``collapse`` on (a navigation
