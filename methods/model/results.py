@@ -258,12 +258,19 @@ def chapter_results(cf: CountryFile, market: str, prepared, n_draws: int, seed: 
     scenario_values = {"low": extremes[("low", ("all", "total"))], "central": prepared.central,
                        "high": extremes[("high", ("all", "total"))]}
     runs: dict[bytes, tuple[dict, dict]] = {}  # one Monte Carlo per distinct scenario
+    # the outputs whose own low or high scenario each distinct scenario is: only their percentiles
+    # are taken from its draws (a percentile of every output of every run was a sixth of a chapter)
+    fingerprint = {k: scenario_fingerprint(base, prepared, prefix) for k, base in extremes.items()}
+    wanted: dict[bytes, set] = {}
+    for (_, key), fp in fingerprint.items():
+        wanted.setdefault(fp, set()).add(key)
 
-    def run(base):
-        fp = scenario_fingerprint(base, prepared, prefix)
+    def run(name, key):
+        fp = fingerprint[(name, key)]
         if fp not in runs:
-            runs[fp] = (evaluate(base), percentiles(monte_carlo(prepared, evaluate, n=n_draws, seed=seed,
-                                                                prefix=prefix, base=base)))
+            base = extremes[(name, key)]
+            drawn = monte_carlo(prepared, evaluate, n=n_draws, seed=seed, prefix=prefix, base=base)
+            runs[fp] = (evaluate(base), percentiles({k: drawn[k] for k in wanted[fp]}))
         return runs[fp]
 
     draws = monte_carlo(prepared, lambda v: market_results(cf, market, v), n=n_draws, seed=seed, prefix=prefix,
@@ -290,7 +297,7 @@ def chapter_results(cf: CountryFile, market: str, prepared, n_draws: int, seed: 
             elif scenario == "central":
                 det, pct = det_central, pct_central
             else:
-                det, pct = run(extremes[(scenario, (product, direction))])
+                det, pct = run(scenario, (product, direction))
             arr = det[(product, direction)]
             status = "partial" if product == "all" and direction in partial_directions else "estimated"
             for i, year in enumerate(years):
