@@ -164,6 +164,33 @@ def test_tornado_ranks_inputs_by_swing(xru):
     assert purity.output_at_high < central < purity.output_at_low
 
 
+@pytest.mark.parametrize("iso", ["COL", "ECU", "MEX", "PER", "XBO", "XRU"])
+def test_tornado_bars_are_the_evaluations_one_input_at_a_time(iso):
+    # tornado evaluates every setting at once, as the rows of one vectorised evaluation; each bar
+    # must be what its definition says: the output with that one input at its low (high) bound and
+    # every other input at its central value, evaluated alone
+    cf = load_country(REPO / "parameters" / f"{iso}.yml")
+    prepared = Prepared.from_file(cf)
+    checked = 0
+    for market in ("drugs", "smuggling"):
+        if getattr(cf.markets, market) is None:
+            continue
+        ev = evaluator(cf, market)
+        prefix = ("markets", market)
+        for structural in (False, True):
+            for year_index in (0, -1):
+                central, bars = tornado(prepared, ev, ("all", "total"), year_index, prefix=prefix, structural=structural)
+                assert central == float(ev(prepared.central)[("all", "total")][year_index])
+                inputs = prepared.structural_inputs(prefix) if structural else prepared.sampled_inputs(prefix)
+                assert sorted(b.path for b in bars) == sorted(i.path for i in inputs)
+                for b in bars:
+                    alone = {bound: float(np.asarray(ev(prepared.central.replace({b.path: bounds[b.path]}))[("all", "total")])[year_index])
+                             for bound, bounds in (("low", prepared.lows), ("high", prepared.highs))}
+                    assert (b.output_at_low, b.output_at_high) == (alone["low"], alone["high"]), b.path
+                    checked += 1
+    assert checked > 20
+
+
 def test_deterministic_range_brackets_the_central_estimate(xru):
     ev = evaluator(xru.cf, "drugs")
     low, high = deterministic_range(xru, ev, ("all", "total"), prefix=DRUGS)

@@ -472,12 +472,25 @@ def tornado(prepared: Prepared, evaluate: Evaluate, key: tuple, year_index: int 
     ownership or payment share carries)."""
     base = prepared.scenario(scenario, prefix)
     central = float(np.asarray(evaluate(base)[key])[..., year_index])
-    bars = []
-    for info in (prepared.structural_inputs(prefix) if structural else prepared.sampled_inputs(prefix)):
+    inputs = prepared.structural_inputs(prefix) if structural else prepared.sampled_inputs(prefix)
+    if not inputs:
+        return central, []
+    # all the one-at-a-time settings in one vectorised evaluation, two rows per input (the model
+    # computes draws side by side): row 2j has input j at its low bound, row 2j + 1 at its high
+    # bound, every other input at its value in ``base``; each row is the evaluation the definition
+    # asks for (tests/test_uncertainty.py compares them with evaluations one at a time)
+    n_years = len(prepared.cf.years)
+    rows = 2 * len(inputs)
+    settings = {}
+    for j, info in enumerate(inputs):
         k = info.path
-        lo = float(np.asarray(evaluate(base.replace({k: prepared.lows[k]}))[key])[..., year_index])
-        hi = float(np.asarray(evaluate(base.replace({k: prepared.highs[k]}))[key])[..., year_index])
-        bars.append(TornadoBar(info.name, info.path, lo, hi))
+        column = np.repeat(np.broadcast_to(np.asarray(base.at(k), dtype=float), (n_years,))[None, :], rows, axis=0)
+        column[2 * j] = np.broadcast_to(np.asarray(prepared.lows[k], dtype=float), (n_years,))
+        column[2 * j + 1] = np.broadcast_to(np.asarray(prepared.highs[k], dtype=float), (n_years,))
+        settings[k] = column
+    out = np.broadcast_to(np.asarray(evaluate(base.replace(settings))[key], dtype=float), (rows, n_years))
+    at = out[:, year_index]
+    bars = [TornadoBar(info.name, info.path, float(at[2 * j]), float(at[2 * j + 1])) for j, info in enumerate(inputs)]
     bars.sort(key=lambda b: b.swing, reverse=True)
     return central, bars
 
