@@ -296,16 +296,17 @@ def plan(project: Project, countries: list[str] | None = None, markets: list[str
 
 # ----- execution (runs in a worker process) ---------------------------------------------------------
 
-def for_language(nb, lang: str, words: dict[str, str] | None = None):
+def for_language(nb, lang: str, words: dict[str, str] | None = None, in_place: bool = False):
     """The chapter in one language, from the executed notebook that holds both: the outputs tagged
     with the other language are dropped; a figure or text glued for Spanish (``name__es``) takes the
     place of the English one under its name; in Spanish, each prose cell is its translation from the
-    catalogue (``words``; a cell without one stays in English, and `iff i18n check` reports it)."""
+    catalogue (``words``; a cell without one stays in English, and `iff i18n check` reports it).
+    ``in_place=True`` changes ``nb`` itself instead of a copy of it."""
     from ..model.chapter.languages import GLUE_SUFFIX, LANG_KEY
 
     from ..model.i18n import LANGUAGES
 
-    nb = copy.deepcopy(nb)
+    nb = nb if in_place else copy.deepcopy(nb)
     suffix = f"{GLUE_SUFFIX}{lang}"
     others = tuple(f"{GLUE_SUFFIX}{other}" for other in LANGUAGES if other != "en")
 
@@ -393,8 +394,9 @@ def kernel_failed_to_start(exc: BaseException) -> bool:
                                               or "Kernel didn't respond in" in text)
 
 
-def _execute_notebook(nb, staged_nb: Path, job: Job) -> None:
-    """papermill, with up to KERNEL_START_ATTEMPTS attempts when the kernel fails to start."""
+def _execute_notebook(nb, staged_nb: Path, job: Job):
+    """papermill, with up to KERNEL_START_ATTEMPTS attempts when the kernel fails to start: the
+    executed notebook (papermill also writes it to ``staged_nb``)."""
     import papermill as pm
 
     options = dict(PAPERMILL_OPTIONS)
@@ -404,9 +406,9 @@ def _execute_notebook(nb, staged_nb: Path, job: Job) -> None:
         options["kernel_manager_class"] = warm_manager(preload_modules(list(job.preload)), job.log_file)
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
         try:
-            pm.execute_notebook(copy.deepcopy(nb), str(staged_nb), parameters=dict(job.parameters, output_dir=str(staged_nb.parent)),
-                                cwd=job.root, log_output=True, execution_timeout=job.timeout, **options)
-            return
+            return pm.execute_notebook(copy.deepcopy(nb), str(staged_nb),
+                                       parameters=dict(job.parameters, output_dir=str(staged_nb.parent)),
+                                       cwd=job.root, log_output=True, execution_timeout=job.timeout, **options)
         except RuntimeError as exc:
             if not kernel_failed_to_start(exc) or attempt == KERNEL_START_ATTEMPTS:
                 raise
@@ -439,11 +441,11 @@ def execute_job(job: Job) -> JobResult:
     os.dup2(log_fd, 2)
     try:
         nb = jupytext.read(job.template)
-        _execute_notebook(nb, staged_nb, job)
+        executed = _execute_notebook(nb, staged_nb, job)
         from ..model.chapter.languages import expand_glued
         from ..model.i18n import Translator
 
-        done = expand_glued(nbformat.read(staged_nb, as_version=4))
+        done = expand_glued(executed)  # the notebook papermill wrote, without reading it back
 
         spanish_file = ChapterFiles(out_dir, job.market).notebook_es
         if "es" in dict(job.parameters).get("languages", "en,es").split(","):
@@ -452,7 +454,7 @@ def execute_job(job: Job) -> JobResult:
             nbformat.write(spanish, stage / spanish_file.name)
         else:  # an English-only run: no Spanish chapter of older results is left to be published
             spanish_file.unlink(missing_ok=True)
-        done = for_language(done, "en")
+        done = for_language(done, "en", in_place=True)  # the last use of the executed notebook
         postprocess(done, job)
         nbformat.write(done, staged_nb)
         # move results first, the chapter next, the manifest last: a run cut short is redone

@@ -73,8 +73,10 @@ def expand_glued(nb):
             if payload is None:
                 outputs.append(out)
                 continue
-            outputs.extend(nbformat.v4.new_output(
-                "display_data", data={GLUE_PREFIX + mime: v for mime, v in bundle.items()},
-                metadata={"scrapbook": {"name": name, "mime_prefix": GLUE_PREFIX}}) for name, bundle in payload["glued"])
+            # as nbformat.v4.new_output makes them, without validating each one (a training chapter
+            # glues some 1,700): the notebook is validated as a whole when it is written
+            outputs.extend(nbformat.from_dict({
+                "output_type": "display_data", "data": {GLUE_PREFIX + mime: v for mime, v in bundle.items()},
+                "metadata": {"scrapbook": {"name": name, "mime_prefix": GLUE_PREFIX}}}) for name, bundle in payload["glued"])
         cell.outputs = outputs
     return nb
