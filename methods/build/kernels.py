@@ -46,10 +46,14 @@ ENGINES = ("warm", "cold")
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 # what a chapter imports besides the model (the model's modules are added by preload_modules). Not
 # matplotlib's inline backend: importing it registers the figures' display formats with the running
-# IPython shell, which exists only in the kernel; the kernel imports it when its first figure is drawn
+# IPython shell, which exists only in the kernel; the kernel imports it when its first figure is drawn.
+# Also what is imported only when first used, which a chapter's code does not name: myst_nb's glue
+# (imported by ``myst_nb.glue``'s first call: about 50 ms a chapter), the catalogues' reader, and
+# IPython's history store
 PACKAGES = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "matplotlib.ticker", "matplotlib.patches",
             "IPython", "IPython.display", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
-            "ipykernel.debugger", "myst_nb", "pydantic", "yaml")
+            "ipykernel.debugger", "myst_nb", "myst_nb.ext.glue", "pydantic", "yaml", "babel.messages.pofile",
+            "sqlite3")
 START_LIMIT = 120  # seconds the fork server may take to import its modules
 
 

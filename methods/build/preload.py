@@ -4,6 +4,8 @@ forked kernel inherits them. Nothing here touches what a chapter computes or sho
 leaves is the same for every chapter (the tests compare warm and cold chapters).
 
 * the handbook's bibliography, parsed (a chapter cites its sources by "Author Year");
+* the handbook's catalogue of translations (every chapter is shown in each language; a country's
+  own catalogue is read by its chapter);
 * matplotlib's fonts and text layout, loaded by drawing one small figure with the chapters' style,
   through the SVG canvas directly (pyplot is not used: its backend is chosen in the kernel);
 * pandas' table styler and its HTML template.
@@ -20,6 +22,13 @@ def _warm() -> None:
 
         bib_labels(Project.find().bib_file)
     except Exception:  # noqa: BLE001 - only a warm-up: a chapter parses the file itself if this fails
+        pass
+    try:
+        from ..model.i18n import LANGUAGES, catalogue
+
+        for lang in LANGUAGES:
+            catalogue(lang, "iff")  # cached by file and modification time: an edited file is read again
+    except Exception:  # noqa: BLE001
         pass
     try:
         from matplotlib.backends.backend_svg import FigureCanvasSVG
