@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import copy
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -417,9 +418,18 @@ def _execute_notebook(nb, staged_nb: Path, job: Job):
             time.sleep(0.2 * attempt)
 
 
+@functools.lru_cache(maxsize=8)
+def _template_notebook(text: str, extension: str):
+    """A chapter template's text as a notebook, as ``jupytext.read`` makes it from the file; parsed
+    once per worker for each text (a worker runs many countries' chapters of the same templates,
+    and papermill is given a copy)."""
+    import jupytext
+
+    return jupytext.reads(text, fmt={"extension": extension})
+
+
 def execute_job(job: Job) -> JobResult:
     """Execute one notebook into a staging folder, then move its outputs into place atomically."""
-    import jupytext
     import nbformat
 
     start = time.perf_counter()
@@ -440,7 +450,7 @@ def execute_job(job: Job) -> JobResult:
     log_fd = os.open(job.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     os.dup2(log_fd, 2)
     try:
-        nb = jupytext.read(job.template)
+        nb = _template_notebook(Path(job.template).read_text(encoding="utf-8"), Path(job.template).suffix)
         executed = _execute_notebook(nb, staged_nb, job)
         from ..model.chapter.languages import expand_glued
         from ..model.i18n import Translator
