@@ -4,6 +4,8 @@ These functions only arrange results for reading; every number comes from the mo
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
@@ -13,6 +15,9 @@ from ..params import STAGE_LABELS, CountryFile, Quantity
 from ..i18n import N_, Translator
 from ..params.partners import partner_name
 from .text import Html, cited, html_text, md_text
+
+if TYPE_CHECKING:
+    from pandas.io.formats.style import Styler
 
 EN = Translator("en")  # English: the words as written here
 # words the tables show as they are, translated where shown
@@ -288,10 +293,19 @@ def styled(df: pd.DataFrame, number_format=None, caption: str | None = None, tr:
     if tr.lang != "en":
         df = df.rename_axis(index=[tr(n) if isinstance(n, str) else n for n in df.index.names],
                             columns=[tr(n) if isinstance(n, str) else n for n in df.columns.names])
-    style = (df.style.format(formatter)
+    from pandas.io.formats.style import Styler
+
+    # a style for every cell is one rule for the table's cells, not a rule naming each cell; and a
+    # cell has an id only if it has a style of its own (the table's HTML was twice as long)
+    style = (Styler(df, cell_ids=False).format(formatter)
              .format_index(label, axis=0).format_index(label, axis=1)
-             .set_properties(**{"white-space": "pre-line"}))
+             .pipe(cells_styled, {"white-space": "pre-line"}))
     return style.set_caption(html_text(tr(caption))) if caption else style
+
+
+def cells_styled(style: Styler, properties: dict[str, str]) -> Styler:
+    """``style`` with CSS ``properties`` set for all its data cells, in one rule for the table."""
+    return style.set_table_styles([{"selector": "td", "props": list(properties.items())}], overwrite=False)
 
 
 def styled_inputs(df: pd.DataFrame, tr: Translator = EN):
@@ -304,7 +318,7 @@ def styled_inputs(df: pd.DataFrame, tr: Translator = EN):
         return [""] * len(row)
 
     return (styled(df, tr=tr).apply(row_style, axis=1).hide(axis="index")
-            .set_properties(**{"font-size": "0.8em", "vertical-align": "top", "text-align": "left"}))
+            .pipe(cells_styled, {"font-size": "0.8em", "vertical-align": "top", "text-align": "left"}))
 
 
 def collapsible(summary: str, html_body: str) -> str:
