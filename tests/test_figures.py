@@ -126,6 +126,28 @@ def test_a_figure_is_the_same_with_text_measured_once_per_process():
         assert a == b
 
 
+def test_a_figure_is_the_same_with_font_heights_looked_up_once_per_process():
+    """figures.py gives the SVG renderer the fonts' height metrics, kept per font, instead of
+    matplotlib finding the font and reading its tables for every text: the figures must be byte
+    for byte those written without it, in both languages."""
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_svg import RendererSVG
+
+    plt.close("all")
+    method = RendererSVG.__dict__.get("_get_font_height_metrics")
+    assert method is not None and hasattr(method, "cached"), "figures.py no longer keeps the fonts' height metrics"
+    with_kept = _chapter_figures_as_svg()
+    assert method.cached.cache_info().hits > 0
+    del RendererSVG._get_font_height_metrics  # matplotlib's own way
+    try:
+        own = _chapter_figures_as_svg()
+    finally:
+        RendererSVG._get_font_height_metrics = method
+    assert len(with_kept) == len(own) >= 10
+    for a, b in zip(with_kept, own):
+        assert a == b
+
+
 def test_a_figure_laid_out_once_is_the_one_savefig_would_lay_out(monkeypatch):
     """figures.py lays each figure out once, when it is made, and switches the layout engine off, so
     that savefig draws it once instead of twice: the SVG must be byte for byte the one matplotlib

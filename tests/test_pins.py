@@ -1,5 +1,5 @@
 """The handbook's Sphinx extension patches four libraries for speed (see book/_ext/iff_sphinx.py), and
-the chapters' figures share matplotlib's text measurements (methods/model/chapter/figures.py): the
+the chapters' figures share matplotlib's text measurements and font heights (methods/model/chapter/figures.py): the
 patches are written for the pinned versions, and these tests fail loudly when a pin changes, so that
 the patched functions are checked again before the pin is moved."""
 from importlib.metadata import version
@@ -73,3 +73,15 @@ def test_patched_functions_exist_with_the_expected_signatures():
         "renderer", "text", "fontprop", "ismath", "dpi"]
     assert list(inspect.signature(TextToPath.get_text_width_height_descent).parameters) == ["self", "s", "prop", "ismath"]
     assert "_renderer" in inspect.getsource(MixedModeRenderer.__init__)
+    # the font height metrics figures.py keeps for the SVG renderer: asked of the renderer, as
+    # matplotlib reads them from the font's tables, at the figure's dpi, which print_svg sets to 72
+    layout = inspect.getsource(matplotlib.text.Text._get_layout)
+    for line in ("if hasattr(renderer, '_get_font_height_metrics'):", "font.get_sfnt_table(table_name)",
+                 "('OS/2', 'sTypoLineGap', 'sTypoAscender', 'sTypoDescender')",
+                 "('hhea', 'lineGap', 'ascent', 'descent')", "scale = 1 / units_per_em * fontsize * dpi / 72",
+                 "min_descent = -table[descent_key] * scale"):
+        assert line in layout, line
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+
+    print_svg = inspect.getsource(FigureCanvasSVG.print_svg)
+    assert print_svg.index("self.figure.dpi = 72") < print_svg.index("RendererSVG(")

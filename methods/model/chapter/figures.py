@@ -68,6 +68,46 @@ def _measure_svg_text_once() -> None:
 _measure_svg_text_once()
 
 
+def _measure_svg_font_heights_once() -> None:
+    """Look up each font's height metrics once per process for the SVG figures, not once per text
+    and per draw.
+
+    To lay out a text, matplotlib asks the renderer for the font's ascent, descent and line gap
+    (``_get_font_height_metrics``, which only the PDF and PostScript renderers have) or else finds
+    the font file and reads them from its tables, for every text each time it is measured: about a
+    sixth of the figures' time. This gives the SVG renderer that method, computed as matplotlib's
+    ``Text._get_layout`` computes them and kept per font: they depend only on the font properties
+    and the figure's dpi, which is 72 while an SVG renderer exists (``print_svg`` sets it before it
+    makes one). Written for the pinned matplotlib (tests/test_pins.py); tests/test_figures.py checks
+    that a figure is byte for byte the same with and without it.
+    """
+    import functools
+
+    from matplotlib.backends.backend_svg import RendererSVG
+    from matplotlib.font_manager import fontManager, get_font
+
+    @functools.lru_cache(maxsize=512)
+    def font_height_metrics(prop, dpi: float = 72.0):
+        font = get_font(fontManager._find_fonts_by_props(prop))
+        for table_name, linegap_key, ascent_key, descent_key in (
+                ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"), ("hhea", "lineGap", "ascent", "descent")):
+            table = font.get_sfnt_table(table_name)
+            if table is None:
+                continue
+            scale = 1 / font.get_sfnt_table("head")["unitsPerEm"] * prop.get_size_in_points() * dpi / 72
+            return table[ascent_key] * scale, -table[descent_key] * scale, table[linegap_key] * scale
+        return None, None, None  # matplotlib then does the same, and measures the text "lp"
+
+    def svg_font_height_metrics(self, prop):
+        return font_height_metrics(prop.copy())  # a copy: the key must not change after it is kept
+
+    svg_font_height_metrics.cached = font_height_metrics
+    RendererSVG._get_font_height_metrics = svg_font_height_metrics
+
+
+_measure_svg_font_heights_once()
+
+
 def laid_out(fig):
     """``fig`` laid out now, once, as its SVG will be drawn, with its layout engine then switched off.
 
