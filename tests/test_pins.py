@@ -1,7 +1,8 @@
 """The handbook's Sphinx extension patches four libraries for speed (see book/_ext/iff_sphinx.py), and
-the chapters' figures share matplotlib's text measurements and font heights (methods/model/chapter/figures.py): the
-patches are written for the pinned versions, and these tests fail loudly when a pin changes, so that
-the patched functions are checked again before the pin is moved."""
+the chapters' figures share matplotlib's text measurements and font heights
+(methods/model/chapter/figures.py): the patches are written for the pinned versions, and these tests
+fail loudly when a pin changes, so that the patched functions are checked again before the pin is
+moved."""
 from importlib.metadata import version
 
 import pytest
