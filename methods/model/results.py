@@ -259,7 +259,7 @@ def chapter_results(cf: CountryFile, market: str, prepared, n_draws: int, seed: 
                        "high": extremes[("high", ("all", "total"))]}
     runs: dict[bytes, tuple[dict, dict]] = {}  # one Monte Carlo per distinct scenario
     # the outputs whose own low or high scenario each distinct scenario is: only their percentiles
-    # are taken from its draws (a percentile of every output of every run was a sixth of a chapter)
+    # are taken from its draws (a percentile of every output of every run was a sixth of the model's time)
     fingerprint = {k: scenario_fingerprint(base, prepared, prefix) for k, base in extremes.items()}
     wanted: dict[bytes, set] = {}
     for (_, key), fp in fingerprint.items():
