@@ -104,48 +104,42 @@ def _chapter_figures_as_svg() -> list[str]:
     return out
 
 
-def test_a_figure_is_the_same_with_text_measured_once_per_process():
+def _same_figures_without(remove_patch) -> None:
+    """Every kind of chapter figure, in both languages, byte for byte the same with one of
+    figures.py's patches and after ``remove_patch()`` (a monkeypatch, undone after the test)."""
+    import matplotlib.pyplot as plt
+
+    plt.close("all")  # the other tests' figures
+    with_patch = _chapter_figures_as_svg()
+    remove_patch()
+    without = _chapter_figures_as_svg()
+    assert len(with_patch) == len(without) >= 10
+    for a, b in zip(with_patch, without):
+        assert a == b
+
+
+def test_a_figure_is_the_same_with_text_measured_once_per_process(monkeypatch):
     """figures.py measures each SVG text once per process instead of once per renderer: the figures
     it writes must be byte for byte those matplotlib writes with its own per-renderer cache, in both
     languages, drawn after other figures have filled the shared cache."""
-    import matplotlib.pyplot as plt
     import matplotlib.text as mtext
 
-    plt.close("all")  # the other tests' figures
     shared = mtext._get_text_metrics_function
     assert hasattr(shared, "svg_metrics"), "figures.py no longer shares SVG text measurements"
-    with_shared = _chapter_figures_as_svg()
+    _same_figures_without(lambda: monkeypatch.setattr(mtext, "_get_text_metrics_function", shared.__wrapped__))
     assert shared.svg_metrics.cache_info().hits > 0
-    mtext._get_text_metrics_function = shared.__wrapped__  # matplotlib's own
-    try:
-        own = _chapter_figures_as_svg()
-    finally:
-        mtext._get_text_metrics_function = shared
-    assert len(with_shared) == len(own) >= 10
-    for a, b in zip(with_shared, own):
-        assert a == b
 
 
-def test_a_figure_is_the_same_with_font_heights_looked_up_once_per_process():
+def test_a_figure_is_the_same_with_font_heights_looked_up_once_per_process(monkeypatch):
     """figures.py gives the SVG renderer the fonts' height metrics, kept per font, instead of
     matplotlib finding the font and reading its tables for every text: the figures must be byte
     for byte those written without it, in both languages."""
-    import matplotlib.pyplot as plt
     from matplotlib.backends.backend_svg import RendererSVG
 
-    plt.close("all")
     method = RendererSVG.__dict__.get("_get_font_height_metrics")
     assert method is not None and hasattr(method, "cached"), "figures.py no longer keeps the fonts' height metrics"
-    with_kept = _chapter_figures_as_svg()
+    _same_figures_without(lambda: monkeypatch.delattr(RendererSVG, "_get_font_height_metrics"))  # matplotlib's own way
     assert method.cached.cache_info().hits > 0
-    del RendererSVG._get_font_height_metrics  # matplotlib's own way
-    try:
-        own = _chapter_figures_as_svg()
-    finally:
-        RendererSVG._get_font_height_metrics = method
-    assert len(with_kept) == len(own) >= 10
-    for a, b in zip(with_kept, own):
-        assert a == b
 
 
 def test_a_figure_laid_out_once_is_the_one_savefig_would_lay_out(monkeypatch):
