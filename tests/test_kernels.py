@@ -91,6 +91,29 @@ def test_nothing_of_one_chapter_reaches_the_next(tmp_path):
                for c in done_first.cells for o in c.get("outputs", []))
 
 
+GC_PROBE = """
+import gc, weakref
+
+class Node:
+    pass
+
+a, b = Node(), Node()
+a.other, b.other = b, a  # a reference cycle the chapter makes and drops
+alive = weakref.ref(a)
+del a, b
+gc.collect()
+print(json.dumps({"frozen": gc.get_freeze_count(), "enabled": gc.isenabled(), "cycle_freed": alive() is None}))
+"""
+
+
+def test_a_warm_kernel_leaves_what_it_inherited_out_of_its_garbage_collections(tmp_path):
+    """The fork server freezes what it imported (gc.freeze): a kernel's collections do not visit the
+    packages' objects again, and still free what the chapter itself leaves behind."""
+    result, _, _ = _execute(_notebook(GC_PROBE), tmp_path / "gc.ipynb", tmp_path)
+    assert result["frozen"] > 50_000  # numpy, pandas, matplotlib, IPython and the model, imported by the server
+    assert result["enabled"] and result["cycle_freed"]
+
+
 def test_a_forked_worker_starts_its_own_fork_server():
     """A process forked from one that has a fork server starts its own (it could not use its
     parent's), and a fork server ends with the process that started it."""

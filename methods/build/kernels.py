@@ -11,7 +11,8 @@ executes the chapter, with its parameters, through nbclient; only the kernel it 
 started this way (:class:`WarmKernelManager`, given to nbclient as its kernel manager class).
 
 Each chapter still runs in a process of its own, started from the same clean state: the fork
-server imports modules and fills a few caches (:mod:`methods.build.preload`), and nothing else (it
+server imports modules and fills a few caches (:mod:`methods.build.preload`), then leaves what it
+holds out of its kernels' garbage collections (``gc.freeze``), and nothing else (it
 never creates a shell, a figure of pyplot's or a random draw), so no variable, random state,
 matplotlib setting, glued value or environment variable of one chapter can reach the next; the
 kernel's environment, time zone and working folder are the ones papermill asks for, and its random
