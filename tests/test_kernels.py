@@ -114,6 +114,22 @@ def test_a_warm_kernel_leaves_what_it_inherited_out_of_its_garbage_collections(t
     assert result["enabled"] and result["cycle_freed"]
 
 
+def test_the_warm_client_tries_again_soon_to_reach_a_kernel_still_starting():
+    """Its sockets connect before the forked kernel listens; they try again every few milliseconds,
+    not every 100 ms (ZeroMQ's default)."""
+    import zmq
+
+    from methods.build.kernels import WarmKernelClient
+
+    client = WarmKernelClient()
+    sock = client.context.socket(zmq.DEALER)
+    try:
+        assert sock.getsockopt(zmq.RECONNECT_IVL) == WarmKernelClient.RECONNECT_MS < 100
+    finally:
+        sock.close(0)
+        client.context.term()
+
+
 def test_a_forked_worker_starts_its_own_fork_server():
     """A process forked from one that has a fork server starts its own (it could not use its
     parent's), and a fork server ends with the process that started it."""
