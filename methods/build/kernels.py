@@ -50,11 +50,14 @@ INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 # IPython shell, which exists only in the kernel; the kernel imports it when its first figure is drawn.
 # Also what is imported only when first used, which a chapter's code does not name: myst_nb's glue
 # (imported by ``myst_nb.glue``'s first call: about 50 ms a chapter), the catalogues' reader, and
-# IPython's history store
+# IPython's history store; and what a kernel imports as it starts (its shell's magics, debugger and
+# completer, psutil for the kernel's addresses) and when a chapter writes its results
 PACKAGES = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "matplotlib.ticker", "matplotlib.patches",
             "IPython", "IPython.display", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
             "ipykernel.debugger", "myst_nb", "myst_nb.ext.glue", "pydantic", "yaml", "babel.messages.pofile",
-            "sqlite3")
+            "sqlite3", "IPython.core.magics", "IPython.core.debugger", "IPython.core.completerlib",
+            "IPython.core.logger", "IPython.core.oinspect", "IPython.core.pylabtools", "IPython.extensions.storemagic",
+            "psutil", "tornado.platform.asyncio", "pandas.io.formats.csvs", "pandas.core.reshape.reshape")
 START_LIMIT = 120  # seconds the fork server may take to import its modules
 
 
