@@ -130,6 +130,26 @@ def test_the_warm_client_tries_again_soon_to_reach_a_kernel_still_starting():
         client.context.term()
 
 
+def test_the_code_fingerprint_is_each_module_file_found_without_importing_it(tmp_path):
+    """A fork server is replaced when a module it imported changed: the fingerprint names each of
+    the package's modules with its file's time and size (a package by its __init__.py), leaves out
+    other packages and names that are no module, and imports nothing to find them."""
+    import subprocess
+
+    probe = ("import json, sys\nfrom methods.build.kernels import code_fingerprint\n"
+             "fp = code_fingerprint(['methods.model.drugs', 'methods.model.drugs.chain', 'numpy', 'methods.model.nothing'])\n"
+             "print(json.dumps([fp, 'methods.model.drugs' in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    fingerprint, imported = json.loads(out)
+    assert not imported
+    expected = []
+    for name, file in (("methods.model.drugs", "methods/model/drugs/__init__.py"),
+                       ("methods.model.drugs.chain", "methods/model/drugs/chain.py")):
+        info = (REPO / file).stat()
+        expected.append(f"{name}:{info.st_mtime_ns}:{info.st_size}")
+    assert fingerprint == "|".join(expected)
+
+
 def test_a_forked_worker_starts_its_own_fork_server():
     """A process forked from one that has a fork server starts its own (it could not use its
     parent's), and a fork server ends with the process that started it."""
