@@ -12,9 +12,26 @@ anything else exits without building. `iff build` uses it to prepare the book wh
 are executed. ``LANG`` (``en`` by default, or ``es``) is the edition's language: the Spanish
 edition's pages are translated from the catalogues as they are read (see :mod:`methods.build.editions`).
 """
+import gc
 import os
 import sys
 from pathlib import Path
+
+# Python's cyclic garbage collector, for a process that builds a large, long-lived set of objects
+# (the extensions, the build environment, the parse trees) and frees few of them: a first-generation
+# collection after every 10,000 new objects instead of 700, so that full collections, which visit
+# every object there is, come less often. Measured on the handbook's clean build: the collector took
+# a fifth of each edition's build (1.1 s of 5.5 s in English); with this and ``_freeze_setup``, 0.4 s.
+GC_THRESHOLDS = (10_000, 10, 10)
+
+
+def _freeze_setup() -> None:
+    """Leave what exists before the build starts (Sphinx, its extensions, the environment of the
+    previous build) out of every later collection: most of it lives until the process ends, and
+    each full collection visited all of it again. What of it is freed is freed by reference
+    counting, as before (only a reference cycle among these objects would stay until the end)."""
+    gc.collect()
+    gc.freeze()
 
 
 def language_config(project, sphinx_config: dict, lang: str) -> dict:
@@ -83,6 +100,7 @@ def build(source, output, config, toc, jobs, fresh, wait_for_go=False, builder="
             print("ready", flush=True)
             if sys.stdin.readline().strip() != "build":
                 return 0
+        _freeze_setup()
         app.build(force_all=fresh)
         if app.statuscode != 0:
             return 1
@@ -126,6 +144,7 @@ def _compile_templates(app) -> None:
 
 
 def main(argv: list[str]) -> int:
+    gc.set_threshold(*GC_THRESHOLDS)
     source, output, config, toc, jobs, *rest = argv
     mode = (rest or ["full"])[0]
     lang = rest[1] if len(rest) > 1 else "en"
