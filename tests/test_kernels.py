@@ -61,7 +61,8 @@ def _notebook(source: str, parameters: bool = False):
 def _execute(nb, out, cwd, **parameters):
     import papermill as pm
 
-    from methods.build.kernels import preload_modules, warm_manager
+    from methods.build.forkserver import preload_modules
+    from methods.build.kernels import warm_manager
 
     pm.execute_notebook(nb, str(out), parameters=parameters, cwd=str(cwd), kernel_name="python3", progress_bar=False,
                         request_save_on_cell_execute=False, shutdown_kernel="immediate",
@@ -136,7 +137,7 @@ def test_the_code_fingerprint_is_each_module_file_found_without_importing_it(tmp
     other packages and names that are no module, and imports nothing to find them."""
     import subprocess
 
-    probe = ("import json, sys\nfrom methods.build.kernels import code_fingerprint\n"
+    probe = ("import json, sys\nfrom methods.build.forkserver import code_fingerprint\n"
              "fp = code_fingerprint(['methods.model.drugs', 'methods.model.drugs.chain', 'numpy', 'methods.model.nothing'])\n"
              "print(json.dumps([fp, 'methods.model.drugs' in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True).stdout
@@ -153,7 +154,7 @@ def test_the_code_fingerprint_is_each_module_file_found_without_importing_it(tmp
 def test_a_forked_worker_starts_its_own_fork_server():
     """A process forked from one that has a fork server starts its own (it could not use its
     parent's), and a fork server ends with the process that started it."""
-    from methods.build.kernels import fork_server
+    from methods.build.forkserver import fork_server
 
     parent = fork_server(["json"])
     r, w = os.pipe()
@@ -203,7 +204,7 @@ def test_a_chapter_executed_warm_is_the_chapter_executed_cold(tmp_path):
 
 def _in_worker(shared, source: str, out: str, cwd: str):
     """A worker process of a run: it adopts the fork server its parent started, then executes."""
-    from methods.build.kernels import adopt, preload_modules
+    from methods.build.forkserver import adopt, preload_modules
 
     adopt(shared, preload_modules(["methods.model.chapter.figures"]))
     result, _kinds, _nb = _execute(_notebook(source), out, cwd)
@@ -215,7 +216,7 @@ def test_the_workers_of_a_run_fork_their_kernels_from_the_server_started_before_
     workers use it instead of starting their own, and each chapter is still a fresh process."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from methods.build.kernels import close_fork_server, fork_server, preload_modules
+    from methods.build.forkserver import close_fork_server, fork_server, preload_modules
 
     server = fork_server(preload_modules(["methods.model.chapter.figures"]))
     try:
@@ -233,12 +234,54 @@ def test_the_workers_of_a_run_fork_their_kernels_from_the_server_started_before_
     assert probe["cwd"] == str(tmp_path)
 
 
+def test_the_command_starts_the_last_runs_fork_server_first_and_the_run_takes_it(tmp_path):
+    """A run records its fork server's modules in _build/; the next `iff run` or `iff build` starts a
+    fork server with them before it imports anything else, and the run uses that one (no second
+    fork server). If the run needs other modules, the early one is stopped."""
+    from methods.build import forkserver
+    from methods.build.project import Project
+    from methods.build.runner import EarlyStart
+
+    project = Project(copy_repo(tmp_path / "repo", countries=["XRU"]))
+    first = EarlyStart(project)
+    first.close()
+    record = project.build_dir / forkserver.EARLY_FILE
+    assert json.loads(record.read_text()) == forkserver.preload_modules(list(first.preload))
+    early = forkserver.start_early(project.build_dir)
+    assert early is not None
+    run = EarlyStart(project)
+    try:
+        assert run.server is early and early.alive()
+    finally:
+        run.close()
+    record.write_text(json.dumps(forkserver.preload_modules(["methods.model.errors"])))  # another run's modules
+    other = forkserver.start_early(project.build_dir)
+    assert other is not None
+    run = EarlyStart(project)
+    try:
+        assert run.server is not other and run.server.alive() and not other.alive()
+    finally:
+        run.close()
+    assert json.loads(record.read_text()) == forkserver.preload_modules(list(first.preload))
+
+
+@pytest.mark.parametrize("record", ['["antigravity"]', '{"numpy": 1}', "not json", '["numpy", "os.system"]',
+                                    '["numpy", "pandas"]', "[1, 2]"])
+def test_a_record_of_modules_it_could_not_have_written_starts_no_fork_server(tmp_path, record):
+    """The record is a file in _build/: anything but a list of the chapters' packages and the
+    handbook's own modules, in the order the runner writes them, is ignored."""
+    from methods.build import forkserver
+
+    (tmp_path / forkserver.EARLY_FILE).write_text(record)
+    assert forkserver.start_early(tmp_path) is None
+
+
 def test_a_worker_whose_shared_fork_server_is_gone_says_so():
     """A fork server that died before answering: the kernel start fails the way a kernel that did
     not start fails (the runner tries again), never hangs."""
     import subprocess
 
-    from methods.build.kernels import AdoptedForkServer
+    from methods.build.forkserver import AdoptedForkServer
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()

@@ -3,6 +3,7 @@
 ``cli``          the ``iff`` command
 ``project``      where things are in a checkout
 ``runner``       papermill, in parallel, only for chapters whose inputs changed
+``forkserver``   the warm engine's fork server (``zygote``), which ``kernels`` gives papermill kernels from
 ``pages``        the generated pages (table of contents, country pages, reference of inputs) and the book build
 ``sphinxbuild``  the Sphinx process
 ``regional``     the cross-country pages; ``charts`` their figures

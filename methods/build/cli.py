@@ -23,7 +23,6 @@ from pathlib import Path
 
 from ..model.errors import IffError, ParameterError, Problem
 from ..model.i18n import _, locale_language, set_language
-from ..model.params import MARKETS
 
 
 def editions(text: str) -> tuple[str, ...]:
@@ -54,8 +53,8 @@ def _markets(values: list[str] | None) -> list[str] | None:
     for v in values:
         for m in v.split(","):
             m = m.strip()
-            if m not in MARKETS:
-                raise IffError(f"--market {m!r}: the markets are {', '.join(MARKETS)}")
+            if m not in _all_markets():
+                raise IffError(f"--market {m!r}: the markets are {', '.join(_all_markets())}")
             out.append(m)
     return out
 
@@ -202,7 +201,7 @@ def cmd_new_country(args) -> int:
     from .project import Project
 
     project = Project.find()
-    path = new_country(project, args.iso3, args.name, _markets([args.markets]) if args.markets else list(MARKETS), args.role)
+    path = new_country(project, args.iso3, args.name, _markets([args.markets]) if args.markets else list(_all_markets()), args.role)
     print(f"Wrote {project.rel(path)}. Fill in every MISSING value, then run: iff validate {project.rel(path)}")
     return 0
 
@@ -438,10 +437,32 @@ def _end_without_collecting() -> None:
     gc.freeze()
 
 
+def _all_markets() -> tuple[str, ...]:
+    from ..model.params import MARKETS
+
+    return MARKETS
+
+
+def _start_fork_server_early(args) -> None:
+    """`iff run` and `iff build` with the warm engine: start the fork server first, with the modules
+    of the last run (:func:`~methods.build.forkserver.start_early`), so that it imports the chapters'
+    packages while this process imports the model and plans the run."""
+    if args.command not in ("run", "build") or args.engine != "warm" or args.scheduler:
+        return
+    from .forkserver import start_early
+    from .project import Project
+
+    try:
+        start_early(Project.find().build_dir)
+    except IffError:
+        pass  # the command says what is wrong
+
+
 def _main(argv: list[str] | None) -> int:
     set_language(locale_language())  # messages in Spanish when the user's locale is Spanish (LANG=es_...)
     args = parser().parse_args(argv)
     try:
+        _start_fork_server_early(args)
         return args.func(args)
     except ParameterError as e:
         _err(str(e))

@@ -4,9 +4,9 @@ A cold kernel is a new Python process that starts, then imports numpy, pandas, m
 and the model before the chapter's first line runs: about as long as the chapter itself. The
 ``warm`` engine (the default; ``iff run --engine cold`` keeps the plain path) starts a *fork server*
 (:mod:`methods.build.zygote`) that imports the chapters' packages and the model
-(:func:`preload_modules`), and forks every chapter's kernel from it: one per run, started by the
-`iff` command before it plans the run and used by all its workers (:func:`adopt`), or one per
-worker process. papermill still
+(:func:`~methods.build.forkserver.preload_modules`), and forks every chapter's kernel from it: one
+per run, started by the `iff` command as it starts and used by all its workers
+(:mod:`methods.build.forkserver`), or one per worker process. papermill still
 executes the chapter, with its parameters, through nbclient; only the kernel it talks to is
 started this way (:class:`WarmKernelManager`, given to nbclient as its kernel manager class).
 
@@ -25,16 +25,9 @@ engine give the same chapters.
 """
 from __future__ import annotations
 
-import atexit
-import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
-import sys
-import tempfile
-import threading
 import uuid
 from pathlib import Path
 
@@ -43,183 +36,9 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import DottedObjectName, Type
 
+from .forkserver import INLINE_BACKEND, fork_server
+
 ENGINES = ("warm", "cold")
-INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
-# what a chapter imports besides the model (the model's modules are added by preload_modules). Not
-# matplotlib's inline backend: importing it registers the figures' display formats with the running
-# IPython shell, which exists only in the kernel; the kernel imports it when its first figure is drawn.
-# Also what is imported only when first used, which a chapter's code does not name: myst_nb's glue
-# (imported by ``myst_nb.glue``'s first call: about 50 ms a chapter), the catalogues' reader, and
-# IPython's history store; and what a kernel imports as it starts (its shell's magics, debugger and
-# completer, psutil for the kernel's addresses) and when a chapter writes its results
-PACKAGES = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "matplotlib.ticker", "matplotlib.patches",
-            "IPython", "IPython.display", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
-            "ipykernel.debugger", "myst_nb", "myst_nb.ext.glue", "pydantic", "yaml", "babel.messages.pofile",
-            "sqlite3", "IPython.core.magics", "IPython.core.debugger", "IPython.core.completerlib",
-            "IPython.core.logger", "IPython.core.oinspect", "IPython.core.pylabtools", "IPython.extensions.storemagic",
-            "psutil", "tornado.platform.asyncio", "pandas.io.formats.csvs", "pandas.core.reshape.reshape")
-START_LIMIT = 120  # seconds the fork server may take to import its modules
-
-
-def preload_modules(model_modules: list[str] = ()) -> list[str]:
-    """The modules the fork server imports once: the chapters' packages, the model's modules, and
-    :mod:`methods.build.preload`, which fills the caches every chapter would fill."""
-    return [*PACKAGES, *model_modules, "methods.build.preload"]
-
-
-class ForkServer:
-    """This process's fork server (:mod:`methods.build.zygote`), started at once; it answers once it
-    has imported its modules."""
-
-    def __init__(self, modules: list[str], fingerprint: str = ""):
-        self.fingerprint = fingerprint
-        self.folder = tempfile.mkdtemp(prefix="iff-forkserver-")
-        self.address = os.path.join(self.folder, "socket")
-        # the inline backend, as ipykernel sets it for a cold kernel: matplotlib reads it when imported
-        env = dict(os.environ, MPLBACKEND=os.environ.get("MPLBACKEND", INLINE_BACKEND))
-        self.process = subprocess.Popen([sys.executable, "-m", "methods.build.zygote", self.address, *modules],
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                        env=env)
-        self.ready = False
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def _wait_ready(self) -> None:
-        if not self.ready:
-            import selectors
-
-            with selectors.DefaultSelector() as sel:
-                sel.register(self.process.stdout, selectors.EVENT_READ)
-                if not sel.select(START_LIMIT) or self.process.stdout.readline().strip() != b"ready":
-                    raise RuntimeError("the fork server of the warm engine did not start")
-            self.ready = True
-
-    def fork(self, request: dict) -> int:
-        """A new kernel: the process id of the fork server's child. A failure is reported the way
-        jupyter_client reports a kernel that did not start, which the runner tries again."""
-        try:
-            self._wait_ready()
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-                conn.settimeout(30)
-                conn.connect(self.address)
-                conn.sendall(json.dumps(request).encode() + b"\n")
-                reply = b""
-                while not reply.endswith(b"\n"):
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        raise RuntimeError("the fork server closed the connection")
-                    reply += chunk
-            return int(json.loads(reply)["pid"])
-        except (OSError, RuntimeError, ValueError, KeyError) as exc:
-            raise RuntimeError(f"Kernel died before replying to kernel_info (the warm engine: {exc})") from None
-
-    def shared(self) -> tuple[str, int, str]:
-        """What a worker process needs to use this fork server (:func:`adopt`): its socket, its
-        process id and the fingerprint of the code it imported."""
-        return self.address, self.process.pid, self.fingerprint
-
-    def close(self) -> None:
-        if self.alive():
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
-class AdoptedForkServer(ForkServer):
-    """A fork server started by another process (the `iff` command, before it planned the run) and
-    used by this one (a worker): it is ready once its socket answers, and it is not this process's
-    to stop."""
-
-    def __init__(self, address: str, pid: int, fingerprint: str):  # noqa: super().__init__ would start one
-        self.address, self.fingerprint, self.ready = address, fingerprint, False
-        try:
-            self._fd = os.pidfd_open(pid)
-        except ProcessLookupError:
-            self._fd = None
-
-    def alive(self) -> bool:
-        import select
-
-        return self._fd is not None and not select.select([self._fd], [], [], 0)[0]
-
-    def _wait_ready(self) -> None:
-        import time
-
-        deadline = time.monotonic() + START_LIMIT
-        while not self.ready:  # its socket exists once it has imported its modules
-            if not self.alive() or time.monotonic() > deadline:
-                raise RuntimeError("the fork server of the warm engine did not start")
-            try:  # it listens once it has imported its modules (a connection without a request is ignored)
-                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-                    probe.connect(self.address)
-                self.ready = True
-            except OSError:
-                time.sleep(0.005)
-
-    def close(self) -> None:
-        pass
-
-
-_SERVERS: dict[tuple[int, tuple[str, ...]], ForkServer] = {}
-_LOCK = threading.Lock()  # a Dask worker runs chapters in threads
-
-
-def code_fingerprint(modules: list[str]) -> str:
-    """The state of the package's modules among ``modules`` (their files' sizes and times): a fork
-    server that imported an older version of the model is replaced, not reused. The files are
-    found from the package's folder, without importing anything (``importlib.util.find_spec``
-    imports a module's parent packages: the model's, a tenth of a second before planning)."""
-    root = Path(__file__).resolve().parents[1]  # the ``methods`` package
-    parts = []
-    for name in modules:
-        top, *rest = name.split(".")
-        if top != "methods":
-            continue
-        folder = root.joinpath(*rest)
-        for origin in (folder / "__init__.py", folder.with_suffix(".py")) if rest else (root / "__init__.py",):
-            if origin.is_file():
-                info = origin.stat()
-                parts.append(f"{name}:{info.st_mtime_ns}:{info.st_size}")
-                break
-    return "|".join(parts)
-
-
-def fork_server(modules: list[str]) -> ForkServer:
-    """This process's fork server for ``modules`` (started on first use, again if it died or if the
-    model's code changed since it started)."""
-    key = (os.getpid(), tuple(modules))  # a forked process starts its own: it cannot use its parent's
-    fingerprint = code_fingerprint(list(modules))
-    with _LOCK:
-        server = _SERVERS.get(key)
-        if server is not None and (not server.alive() or server.fingerprint != fingerprint):
-            server.close()
-            server = None
-        if server is None:
-            server = _SERVERS[key] = ForkServer(list(modules), fingerprint)
-            atexit.register(server.close)
-        return server
-
-
-def adopt(shared: tuple[str, int, str], modules: list[str]) -> None:
-    """Use the fork server ``shared`` (:meth:`ForkServer.shared`, started by the parent process
-    for ``modules``) as this process's: the worker's chapters fork from it instead of from a fork
-    server of their own. If the model's code changed since it started, :func:`fork_server`
-    replaces it as it would its own."""
-    with _LOCK:
-        _SERVERS[(os.getpid(), tuple(modules))] = AdoptedForkServer(*shared)
-
-
-def close_fork_server(server: ForkServer) -> None:
-    """Stop ``server`` (one of this process's) now rather than when the process ends."""
-    with _LOCK:
-        for key, known in list(_SERVERS.items()):
-            if known is server:
-                del _SERVERS[key]
-    server.close()
 
 
 class ForkedKernel:

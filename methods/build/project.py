@@ -4,11 +4,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..model.errors import IffError
 from ..model.outputs import ChapterFiles
-from ..model.params import CountryFile, bib_keys, check_country, load_country
-from ..model.params.loading import ISO3
+
+if TYPE_CHECKING:
+    from ..model.params import CountryFile
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "model" / "templates"
 
@@ -120,6 +122,8 @@ class Project:
         name is wrong (``col.yml``, ``COL.yaml``), so that :meth:`load` reports it rather than
         skipping it silently; hidden files and files of other kinds (a README) are left alone."""
         if countries:
+            from ..model.params.loading import ISO3
+
             out = []
             for code in countries:
                 if not ISO3.fullmatch(code):
@@ -132,14 +136,22 @@ class Project:
         return sorted(p for p in self.parameters_dir.iterdir()
                       if not p.name.startswith(".") and p.suffix.lower() in (".yml", ".yaml"))
 
+    # the parameter files' schema and loading are imported when first needed: finding the checkout
+    # (the first thing `iff run` and `iff build` do) does not wait for pydantic and the schema
     def bib_keys(self) -> set[str] | None:
+        from ..model.params import bib_keys
+
         return bib_keys(self.bib_file) if self.bib_file.exists() else None
 
     def load(self, path: Path, bib: set[str] | None = None) -> CountryFile:
+        from ..model.params import load_country
+
         return load_country(path, bib, display=self.display(path), root=self.root)
 
     def check(self, path: Path, bib: set[str] | None = None):
         """(the validated file, its warnings); raises ParameterError (see :func:`check_country`)."""
+        from ..model.params import check_country
+
         return check_country(path, bib, display=self.display(path), root=self.root)
 
     def parameters_path_from_countries(self) -> str:

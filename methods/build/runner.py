@@ -402,7 +402,8 @@ def _execute_notebook(nb, staged_nb: Path, job: Job):
 
     options = dict(PAPERMILL_OPTIONS)
     if job.engine == "warm":
-        from .kernels import preload_modules, warm_manager
+        from .forkserver import preload_modules
+        from .kernels import warm_manager
 
         options["kernel_manager_class"] = warm_manager(preload_modules(list(job.preload)), job.log_file)
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
@@ -510,7 +511,7 @@ def _start_worker(preload: tuple[str, ...], shared: tuple | None = None) -> None
     or its own, started at once) imports the chapters' packages while the worker imports papermill
     (see :mod:`methods.build.kernels`)."""
     if preload:
-        from .kernels import adopt, fork_server, preload_modules
+        from .forkserver import adopt, fork_server, preload_modules
 
         if shared:
             adopt(shared, preload_modules(list(preload)))
@@ -539,25 +540,34 @@ def warm_pool(workers: int, jobs: list[Job] = (), shared: tuple | None = None) -
 
 class EarlyStart:
     """The warm engine's fork server, started before the run is planned: it imports the chapters'
-    packages and the model (two seconds or so) while this process validates the parameter files
+    packages and the model (a second or so) while this process validates the parameter files
     and hashes the chapters' inputs, instead of after. The model's modules it preloads are those
     the chapter templates import (:func:`chapter_code`); if the plan needs others (a run of one
-    market), or nothing needs executing, it is stopped and the run goes on as without it."""
+    market), or nothing needs executing, it is stopped and the run goes on as without it.
+
+    The `iff` command starts it even sooner, as the first thing it does, with the modules the last
+    run recorded (:func:`~methods.build.forkserver.start_early`): this takes that one if the
+    modules are still the same, and records them for the next run."""
 
     def __init__(self, project: Project, engine: str = "warm", scheduler: str | None = None):
+        from .forkserver import discard_early, fork_server, preload_modules, remember
+
         self.server = None
         if engine != "warm" or scheduler:
+            discard_early()
             return
-        from .kernels import fork_server, preload_modules
-
         try:
             imports = ImportCache(project)
             files = {f for market in MARKETS for f in chapter_code(project, project.template(market), imports)}
             imports.save()
         except (IffError, OSError):
+            discard_early()
             return  # planning says what is wrong
         self.preload = tuple(sorted(module_names(project, sorted(files))))
-        self.server = fork_server(preload_modules(list(self.preload)))
+        modules = preload_modules(list(self.preload))
+        self.server = fork_server(modules)  # the one started early, if it has these modules
+        discard_early(keep=self.server)
+        remember(project.build_dir, modules)
 
     def pool(self, workers: int, todo: list[Job]) -> ProcessPoolExecutor | None:
         """A warm pool for ``todo`` whose workers use the early fork server (None: nothing to do)."""
@@ -568,7 +578,7 @@ class EarlyStart:
 
     def close(self) -> None:
         if self.server is not None:
-            from .kernels import close_fork_server
+            from .forkserver import close_fork_server
 
             close_fork_server(self.server)
             self.server = None
