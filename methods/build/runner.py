@@ -525,8 +525,16 @@ def _preload(jobs: list[Job]) -> tuple[str, ...]:
 
 def worker_pool(workers: int, jobs: list[Job], shared: tuple | None = None) -> ProcessPoolExecutor:
     """A local process pool for ``jobs``: each worker starts its fork server (warm engine), or uses
-    the ``shared`` one, and imports papermill when it starts."""
-    return ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(_preload(jobs), shared))
+    the ``shared`` one, and imports papermill when it starts. Where workers are forked, this process
+    imports papermill first and its workers inherit it: once for all of them, instead of once in each
+    (about a quarter of a second of processor time per worker, while the fork server imports)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context()
+    if context.get_start_method() == "fork":
+        _import_execution_modules()
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker,
+                               initargs=(_preload(jobs), shared))
 
 
 def warm_pool(workers: int, jobs: list[Job] = (), shared: tuple | None = None) -> ProcessPoolExecutor:
