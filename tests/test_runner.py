@@ -38,6 +38,35 @@ def test_second_run_executes_nothing(project):
     assert outputs(project) == before
 
 
+def _job(label: str):
+    from methods.build.runner import Job
+
+    country, market = label.split()
+    return Job(label=label, template="", notebook_path="", input_hash="", root="", log_file="", failed_dir="",
+               parameters=(), title=country, iso=country.lower(), country=country, market=market)
+
+
+def test_the_longest_chapters_are_executed_first():
+    """Chapters never timed first (drugs before smuggling), then by their last run's time, longest
+    first; ties keep the planned order."""
+    from methods.build.runner import longest_first
+
+    jobs = [_job(label) for label in ("AAA smuggling", "BBB drugs", "CCC drugs", "DDD smuggling", "EEE drugs",
+                                      "FFF smuggling", "GGG smuggling")]
+    seconds = {"AAA smuggling": 0.7, "BBB drugs": 1.1, "CCC drugs": 1.4, "FFF smuggling": 1.1}
+    order = [j.label for j in longest_first(jobs, seconds)]
+    assert order == ["EEE drugs", "DDD smuggling", "GGG smuggling", "CCC drugs", "BBB drugs", "FFF smuggling",
+                     "AAA smuggling"]
+    assert [j.label for j in longest_first(jobs, {})] == ["BBB drugs", "CCC drugs", "EEE drugs", "AAA smuggling",
+                                                           "DDD smuggling", "FFF smuggling", "GGG smuggling"]
+
+
+def test_a_run_records_the_time_of_each_chapter_it_executed(project):
+    seconds = json.loads((project / "_build" / "logs" / "chapter-seconds.json").read_text())
+    assert set(seconds) == {"XRU drugs", "XRU smuggling", "XRV drugs", "XRV smuggling"}
+    assert all(isinstance(v, float) and 0 < v < 600 for v in seconds.values())
+
+
 def test_changing_one_file_reexecutes_only_that_country(project):
     path = project / "parameters" / "XRV.yml"
     path.write_text(path.read_text().replace("values: {2018: 10000, 2019: 12000}", "values: {2018: 10000, 2019: 12500}"))
