@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import REPO, SECRET, copy_repo, run_iff
@@ -99,8 +99,34 @@ def _results(labels):
     return pd.DataFrame(rows)
 
 
+SHEET_NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+
+
+def _sheet_as_read(path: Path, sheet: str = "sheet1") -> list[list]:
+    """A worksheet's rows as a spreadsheet program reads them, from the file's XML: texts from the
+    shared strings with Office Open XML's _xHHHH_ escapes decoded once (_x005F_ is an underscore,
+    _x000D_ a carriage return), numbers as numbers, an empty cell as None."""
+    import zipfile
+    import xml.etree.ElementTree as ET
+
+    with zipfile.ZipFile(path) as z:
+        strings = [re.sub(r"_x([0-9A-Fa-f]{4})_", lambda m: chr(int(m.group(1), 16)), "".join(si.itertext()))
+                   for si in ET.fromstring(z.read("xl/sharedStrings.xml")).findall("m:si", SHEET_NS)]
+        root = ET.fromstring(z.read(f"xl/worksheets/{sheet}.xml"))
+    rows = []
+    for row in root.iter(f"{{{SHEET_NS['m']}}}row"):
+        cells = {}
+        for c in row.findall("m:c", SHEET_NS):
+            column = sum((ord(ch) - 64) * 26 ** i for i, ch in enumerate(reversed(re.match(r"[A-Z]+", c.get("r"))[0])))
+            v = c.find("m:v", SHEET_NS)
+            cells[column] = strings[int(v.text)] if c.get("t") == "s" else float(v.text)
+        rows.append([cells.get(i) for i in range(1, max(cells, default=0) + 1)])
+    return rows
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(labels=st.lists(text_strategy, min_size=1, max_size=5))
+@example(labels=["_x000D_ typed as it is", "a\rb\r\nc", "=1+1"])  # a text that looks like the workbook's own escapes
 def test_any_text_reaches_csv_and_xlsx_literally_and_never_as_a_formula(tmp_path, labels):
     from openpyxl import load_workbook
 
@@ -110,11 +136,10 @@ def test_any_text_reaches_csv_and_xlsx_literally_and_never_as_a_formula(tmp_path
         got = [row["label"] for row in csv.DictReader(fh)]
     assert got == [("'" + t if t.startswith(FORMULA_STARTS) else t) for t in labels]
     write_table(table, "xlsx", tmp_path / "r.xlsx")
+    header, *rows = _sheet_as_read(tmp_path / "r.xlsx")
+    assert [row[header.index("label")] for row in rows] == labels  # the literal text, control characters too
     sheet = load_workbook(tmp_path / "r.xlsx")["results"]
-    header = [c.value for c in sheet[1]]
     cells = [row[header.index("label")] for row in sheet.iter_rows(min_row=2)]
-    # literal text in the workbook (XML stores a carriage return as a line break)
-    assert [c.value for c in cells] == [t.replace("\r\n", "\n").replace("\r", "\n") for t in labels]
     assert all(c.data_type == "s" for c in cells)  # stored as text, never as a formula
     assert all(c.quotePrefix for c, t in zip(cells, labels) if t.startswith(FORMULA_STARTS))
     numbers = [row[header.index("value_usd")].value for row in sheet.iter_rows(min_row=2)]

@@ -5,6 +5,7 @@ import os
 import stat
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..model.chapter.text import FORMULA_STARTS, spreadsheet_text
@@ -236,30 +237,30 @@ def spreadsheet_safe(table: pd.DataFrame) -> pd.DataFrame:
 
 def _write_xlsx(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
     """A workbook with one sheet per table, header in the first row, empty cells for missing values.
-    Every text cell is stored as text (never as a formula, whatever it starts with); a text that
-    starts like a formula carries Excel's quote prefix, so it is shown as typed. openpyxl's
-    streaming (write-only) mode: about twice as fast as pandas' writer."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
+    Every text cell is written as text: never read as a formula, a number or a link, whatever it
+    starts with; a text that starts like a formula also carries Excel's quote prefix, so it is shown
+    as typed. Written by XlsxWriter, about three times as fast as openpyxl's streaming mode (the
+    regional pages write this file in every build whose results changed)."""
+    import xlsxwriter
 
-    wb = Workbook(write_only=True)
-    for name, table in sheets.items():
-        ws = wb.create_sheet(name)
-
-        def cell(v):
-            if v is None or v is pd.NA or (isinstance(v, float) and v != v):
-                return None
-            if isinstance(v, str):
-                c = WriteOnlyCell(ws, value=v)
-                c.data_type = "s"  # openpyxl would store text starting with '=' as a formula
-                c.quotePrefix = v.startswith(FORMULA_STARTS)
-                return c
-            return v
-
-        ws.append([cell(str(c)) for c in table.columns])
-        for row in table.itertuples(index=False):
-            ws.append([cell(v) for v in row])
-    wb.save(path)
+    with xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False,
+                                         "strings_to_urls": False, "nan_inf_to_errors": True}) as wb:
+        quoted = wb.add_format({"quote_prefix": True})
+        for name, table in sheets.items():
+            ws = wb.add_worksheet(name)
+            rows = ([str(c) for c in table.columns], *table.itertuples(index=False))
+            for r, row in enumerate(rows):
+                for c, v in enumerate(row):
+                    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+                        continue  # missing: an empty cell
+                    if isinstance(v, str):
+                        ws.write_string(r, c, v, quoted if v.startswith(FORMULA_STARTS) else None)
+                    elif isinstance(v, (bool, np.bool_)):
+                        ws.write_boolean(r, c, bool(v))
+                    elif isinstance(v, (int, float, np.integer, np.floating)):
+                        ws.write_number(r, c, v)
+                    else:  # anything else as its text, never as a formula
+                        ws.write_string(r, c, str(v))
 
 
 def check_output(output: Path | str) -> bool:

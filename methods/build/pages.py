@@ -370,13 +370,13 @@ def prepare_editions(project: Project, editions: tuple[str, ...] = ("en", "es"))
 
 
 def load_page_writers() -> None:
-    """Import what writing the pages needs (pandas, matplotlib for the results' charts, openpyxl for
+    """Import what writing the pages needs (pandas, matplotlib for the results' charts, XlsxWriter for
     the workbook) in a background thread: `iff build` calls it while the chapters run, when this
     process only waits for them."""
     import threading
 
     def load():
-        import openpyxl  # noqa: F401
+        import xlsxwriter  # noqa: F401
 
         from . import charts, regional  # noqa: F401
 
