@@ -112,7 +112,9 @@ def without_axes(ax) -> None:
     """``ax`` drawn as a plain canvas for a diagram: no axis lines, ticks or labels. Its axes are
     hidden as well as switched off: matplotlib still measured the ticks of a switched-off axes
     each time it placed the title (creating them first), a third of a diagram's time; the
-    figure is the same."""
+    figure is the same. A diagram's limits are set before it is drawn on, and its boxes and arrows
+    are added with ``add_artist``, not ``add_patch``, which would compute each shape's extent
+    (for an arrow, its path on the page) to widen limits that are fixed."""
     ax.axis("off")
     ax.xaxis.set_visible(False)
     ax.yaxis.set_visible(False)
@@ -197,14 +199,14 @@ def chain_diagram(chain_result, year_index: int, year: int, title: str, tr: Tran
         b = chain_result.balances[name]
         y = row * (n - 1 - i) + 0.35
         unit_note = tr({"coca_leaf": N_("leaf"), "opium": N_("gum")}.get(name, N_("pure")))
-        ax.add_patch(FancyBboxPatch((0.05, y), 2.3, 0.95, boxstyle="round,pad=0.05", fc="#eef3f8", ec="#2166ac"))
+        ax.add_artist(FancyBboxPatch((0.05, y), 2.3, 0.95, boxstyle="round,pad=0.05", fc="#eef3f8", ec="#2166ac"))
         ax.text(1.2, y + 0.64, _wrap(tr(STAGE_LABELS[name]).capitalize(), 20), ha="center", va="center", fontsize=11,
                 weight="bold", linespacing=1.1)
         supply = at(b.processed()) + at(b.imports)
         ax.text(1.2, y + 0.2, tr("supply {quantity} ({unit})").format(quantity=_qty(supply, b.unit, tr), unit=unit_note),
                 ha="center", va="center", fontsize=MIN_FONT)
         if i < n - 1:
-            ax.add_patch(FancyArrowPatch((1.2, y - 0.08), (1.2, y - row + 1.05), arrowstyle="-|>", mutation_scale=14,
+            ax.add_artist(FancyArrowPatch((1.2, y - 0.08), (1.2, y - row + 1.05), arrowstyle="-|>", mutation_scale=14,
                                          color="#2166ac"))
             ax.text(1.3, y - (row - 0.95) / 2 - 0.05, tr("to next stage: {quantity}").format(quantity=_qty(at(b.outflow), b.unit, tr)),
                     fontsize=MIN_FONT,
@@ -328,11 +330,11 @@ def payments_diagram(corridor, reporting_country: str, year_index: int, year: in
     ry = {p: 2.8 - i * 1.1 for i, p in enumerate(residences)}
     total = float(np.asarray(corridor.fees_usd)[..., year_index]) or 1.0
     for p in places:
-        ax.add_patch(FancyBboxPatch((0.2, ly[p] - 0.3), 2.6, 0.6, boxstyle="round,pad=0.03", fc="#f7f7f7", ec="#636363"))
+        ax.add_artist(FancyBboxPatch((0.2, ly[p] - 0.3), 2.6, 0.6, boxstyle="round,pad=0.03", fc="#f7f7f7", ec="#636363"))
         ax.text(1.5, ly[p], tr("paid at {place}\n({country})").format(place=tr(PLACE_NAMES[p]), country=names.get(country[p], country[p])),
                 ha="center", va="center", fontsize=MIN_FONT)
     for r in residences:
-        ax.add_patch(FancyBboxPatch((7.2, ry[r] - 0.3), 2.6, 0.6, boxstyle="round,pad=0.03", fc="#f7f7f7", ec="#636363"))
+        ax.add_artist(FancyBboxPatch((7.2, ry[r] - 0.3), 2.6, 0.6, boxstyle="round,pad=0.03", fc="#f7f7f7", ec="#636363"))
         ax.text(8.5, ry[r], tr("smugglers resident in\n{country}").format(country=names.get(country[r], country[r])),
                 ha="center", va="center",
                 fontsize=MIN_FONT)
@@ -343,7 +345,7 @@ def payments_diagram(corridor, reporting_country: str, year_index: int, year: in
         if val <= 0:
             continue
         d = pay.direction(reporting_country)
-        ax.add_patch(FancyArrowPatch((2.9, ly[pay.route]), (7.1, ry[res]), arrowstyle="-|>",
+        ax.add_artist(FancyArrowPatch((2.9, ly[pay.route]), (7.1, ry[res]), arrowstyle="-|>",
                                      mutation_scale=10, lw=0.6 + 6 * val / total, color=colors[d], alpha=0.85))
         xm, ym = 5.0, (ly[pay.route] + ry[res]) / 2
         ax.text(xm, ym, _money(val, tr), fontsize=MIN_FONT, ha="center", va="center",
