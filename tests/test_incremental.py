@@ -42,6 +42,39 @@ def test_data_update_rebuilds_the_pages_that_quote_it(tmp_path):
     assert untouched.stat().st_mtime_ns == stamp  # a page that quotes nothing from the file is not rewritten
 
 
+def test_the_generated_pages_are_written_again_only_when_what_they_are_made_from_changed(tmp_path, monkeypatch):
+    """A build with nothing new does not write every page again to find it the same; any change to
+    what they are made from, or to them, and they are written (`iff build --full` always writes them)."""
+    from methods.build import pages
+    from methods.build.project import Project
+
+    root = copy_repo(tmp_path / "repo", countries=["XRU"])
+    assert run_iff("build", *DRAWS, cwd=root).returncode == 0
+    project = Project(root)
+    pages.prepare_editions(project)  # with this process's copy of the code, which the pages also depend on
+    written = []
+    monkeypatch.setattr(pages, "_write_editions", lambda p, editions: written.append(editions))
+    assert not pages.prepare_editions(project) and not written
+
+    def edit(rel: str, old: str, new: str):
+        return lambda: (root / rel).write_text((root / rel).read_text(encoding="utf-8").replace(old, new, 1), encoding="utf-8")
+
+    changes = {
+        "a parameter file": edit("parameters/XRU.yml", "Fictional harvested", "Fictional, harvested"),
+        "a hand-written page": edit("book/framework/typology.md", "#", "# ", ),
+        "a Spanish catalogue": lambda: next((root / "book" / "locales" / "es").rglob("*.po")).open("a").write("\n"),
+        "a chapter's results": lambda: next((root / "book" / "countries" / "XRU").glob("*.csv")).open("a").write("\n"),
+        "the PDF edition printed": lambda: (root / "_build" / "pdf").mkdir() or (root / "_build" / "pdf" / "handbook.pdf").write_bytes(b"%PDF"),
+        "a generated page removed": lambda: (root / "book" / "results" / "summary.md").unlink(),
+        "the Spanish tree removed": lambda: __import__("shutil").rmtree(root / "_build" / "src-es"),
+    }
+    for what, change in changes.items():
+        change()
+        assert pages.prepare_editions(project), what
+        assert written.pop() == ("en", "es") and not pages.prepare_editions(project), what
+    assert pages.prepare_editions(project, reuse=False) and written == [("en", "es")]  # --full, --force
+
+
 def test_pages_whose_source_is_gone_are_removed_after_a_build(tmp_path):
     from methods.build.sphinxbuild import remove_orphan_pages
 

@@ -167,7 +167,7 @@ def _build_planned(args, project, jobs: int, early) -> int:
     try:
         report = run(project, planned, jobs=args.jobs, force=args.force, scheduler=args.scheduler, pool=pool)
         early.close()  # every chapter has been executed
-        prepare_editions(project, args.editions)
+        prepare_editions(project, args.editions, reuse=not (args.full or args.force))
         built, seconds = build_html(project, jobs=jobs, force=args.force, full=args.full, say=_err, prepared=prepared,
                                     editions=args.editions)
     except BaseException:
@@ -369,7 +369,7 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="iff run, then build the handbook in _build/html")
     run_options(b)
     b.add_argument("--full", action="store_true",
-                   help="re-read every page of the book even if its structure is unchanged (a changed structure always does)")
+                   help="write every generated page again and re-read every page of the book, even if nothing they are made from changed (a changed structure always re-reads every page)")
     b.set_defaults(func=cmd_build)
 
     e = sub.add_parser("export", help="write the results as one tidy table")

@@ -77,6 +77,36 @@ def hash_files(paths: Iterable[Path], root: Path, extra: str = "") -> str:
     return h.hexdigest()
 
 
+def stat_fingerprint(folders: Iterable[Path], files: Iterable[Path] = (), extra: str = "") -> str:
+    """One fingerprint of the files in ``folders`` (all of them, at any depth, but Python's caches)
+    and of ``files``, by their paths, sizes and modification times, as make compares files: cheap
+    enough to take on every build (a few hundred files in milliseconds), and changed by any edit,
+    addition or removal, but not by a file that is only read. A link counts as where it points.
+    Missing folders and files count as missing."""
+    h = hashlib.sha256(extra.encode())
+
+    def add(path: str) -> None:
+        try:
+            info = os.lstat(path)
+        except OSError:
+            h.update(f"{path}\0missing\0".encode())
+            return
+        if os.path.islink(path):
+            h.update(f"{path}\0link\0{os.readlink(path)}\0".encode())
+        else:
+            h.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
+
+    for folder in folders:
+        h.update(f"{folder}/\0".encode())
+        for here, dirs, names in os.walk(folder):  # top down, in name order; links to folders are not followed
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(names + [d for d in dirs if os.path.islink(os.path.join(here, d))]):
+                add(os.path.join(here, name))
+    for path in files:
+        add(str(path))
+    return h.hexdigest()
+
+
 # what a copy of the checkout leaves out: environments, caches and everything generated
 GENERATED = shutil.ignore_patterns(".venv", "_build", ".git", "__pycache__", ".pytest_cache", ".hypothesis", "countries",
                                    "results", "artefacts", "*.egg-info")

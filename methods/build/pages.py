@@ -27,7 +27,7 @@ from ..model.i18n import N_, Translator
 from ..model.errors import IffError, ParameterError
 from ..model.inputs import input_infos
 from ..model.params import MARKET_LABELS, MARKETS, CountryFile
-from .files import hash_files, write_if_changed
+from .files import hash_files, stat_fingerprint, write_if_changed
 from .project import Project
 from .render import Md, md_text, render, role_text
 
@@ -350,11 +350,40 @@ def prepare_sources(project: Project, cfs: dict[str, CountryFile] | None = None)
     return chapters
 
 
-def prepare_editions(project: Project, editions: tuple[str, ...] = ("en", "es")) -> None:
+def pages_fingerprint(project: Project, editions: tuple[str, ...]) -> str:
+    """What the generated pages are made from, and the pages themselves, by their files' paths,
+    sizes and modification times (:func:`~methods.build.files.stat_fingerprint`): the parameter
+    files; the book's sources (hand-written pages, catalogues, bibliography, the chapters and their
+    results, the generated pages); for the Spanish edition its tree and compiled catalogues; the PDF
+    editions (the landing pages link to those that exist); the code and templates that write the
+    pages; the configuration and the pinned requirements."""
+    folders = [project.parameters_dir, project.sources_dir, Path(__file__).resolve().parents[1],
+               project.build_dir / "pdf"]
+    if "es" in editions:
+        folders += [project.spanish().book_dir, project.locale_build_dir]
+    files = [project.root / "_config.yml", project.root / "requirements.txt",
+             *sorted(project.build_dir.glob(".schema-models-*.sha256"))]
+    return stat_fingerprint(folders, files, extra=f"{','.join(editions)}|{sys.version_info[:2]}")
+
+
+def prepare_editions(project: Project, editions: tuple[str, ...] = ("en", "es"), reuse: bool = True) -> bool:
     """The sources of the editions: the English pages in ``book/`` and the Spanish tree
     (:func:`methods.build.editions.link_spanish_sources`) with its pages, written in Spanish. The
     two editions' pages are written side by side, the Spanish ones in a forked process, from the
-    chapters' results read once here."""
+    chapters' results read once here.
+
+    With ``reuse``, nothing is written when nothing they are made from, and none of them, changed
+    since they were last written (:func:`pages_fingerprint`): a build with nothing new skips the
+    half second of making every page again to find it the same. False when it wrote nothing."""
+    stamp = project.stamp("pages")
+    if reuse and stamp.is_file() and stamp.read_text() == pages_fingerprint(project, editions):
+        return False
+    _write_editions(project, editions)
+    write_if_changed(stamp, pages_fingerprint(project, editions))
+    return True
+
+
+def _write_editions(project: Project, editions: tuple[str, ...]) -> None:
     from .editions import link_spanish_sources
     from .regional import read_results
 
