@@ -92,6 +92,37 @@ def test_nothing_of_one_chapter_reaches_the_next(tmp_path):
                for c in done_first.cells for o in c.get("outputs", []))
 
 
+ORDERED = """
+import sys
+from IPython.display import Markdown, display
+print("one", end="")  # not sent yet: no newline, and no flush asked for
+display(Markdown("two"))
+sys.stderr.write("three")
+display(Markdown("four"))
+display(Markdown("five"))  # nothing written in between: the streams hold nothing to flush
+print("six")
+display(Markdown("seven"))
+print(json.dumps({"streams_skip_the_wait": sys.stdout.flush.__name__ == "flush_what_it_holds"}))
+"""
+
+
+def _outputs_in_order(nb) -> list[str]:
+    return [o.get("text") or o["data"]["text/markdown"] for o in nb.cells[1].outputs][:-1]
+
+
+def test_text_written_before_a_display_comes_before_it_as_in_a_cold_kernel(tmp_path):
+    """A warm kernel's output streams return at once from a flush when they hold nothing, and still
+    send what they hold first: the outputs come in the order they were made, as in a cold kernel."""
+    import papermill as pm
+
+    probe, _kinds, warm = _execute(_notebook(ORDERED), tmp_path / "warm.ipynb", tmp_path)
+    assert probe["streams_skip_the_wait"]
+    cold = pm.execute_notebook(_notebook(ORDERED), str(tmp_path / "cold.ipynb"), kernel_name="python3",
+                               progress_bar=False, cwd=str(tmp_path))
+    assert _outputs_in_order(warm) == _outputs_in_order(cold) == ["one", "two", "three", "four", "five", "six\n", "seven"]
+    assert not json.loads(cold.cells[1].outputs[-1]["text"])["streams_skip_the_wait"]
+
+
 GC_PROBE = """
 import gc, weakref
 

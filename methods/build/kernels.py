@@ -18,9 +18,10 @@ matplotlib setting, glued value or environment variable of one chapter can reach
 kernel's environment, time zone and working folder are the ones papermill asks for, and its random
 generators are seeded afresh, as a new process's are. What differs from a cold kernel, and does not
 reach a chapter's results: the modules were imported in the fork server's environment (matplotlib
-read its configuration folder there), the hash seed of strings is the fork server's, and the kernel
+read its configuration folder there), the hash seed of strings is the fork server's, the kernel
 ends with the fork server rather than with the worker (which the fork server follows within a
-second). The tests check the isolation (``tests/test_kernels.py``) and that the warm and the cold
+second), and its output streams do not wait for the output thread when flushed with nothing to
+send (:mod:`methods.build.preload`; the outputs come in the same order). The tests check the isolation (``tests/test_kernels.py``) and that the warm and the cold
 engine give the same chapters.
 """
 from __future__ import annotations

@@ -8,7 +8,9 @@ leaves is the same for every chapter (the tests compare warm and cold chapters).
   own catalogue is read by its chapter);
 * matplotlib's fonts and text layout, loaded by drawing one small figure with the chapters' style,
   through the SVG canvas directly (pyplot is not used: its backend is chosen in the kernel);
-* pandas' table styler and its HTML template.
+* pandas' table styler and its HTML template;
+* and, not a cache: a kernel's output stream that holds nothing to send does not wait for the
+  kernel's output thread when it is flushed (:func:`_streams_flush_only_what_they_hold`).
 """
 from __future__ import annotations
 
@@ -55,4 +57,33 @@ def _warm() -> None:
         pass
 
 
+def _streams_flush_only_what_they_hold() -> None:
+    """ipykernel flushes the kernel's standard output and error before it publishes each display
+    (a figure, a table, a paragraph), and each flush hands a flush to the kernel's output thread
+    and waits for its answer, even when nothing was written: two waits for each of a chapter's
+    hundred-odd displays, about a tenth of a second of a drug chapter. A stream that holds no text
+    (nothing written since it was last sent, nothing waiting to be sent) now returns at once; one
+    that holds text still hands it over and waits, so text written before a display is still sent
+    before it, as in a cold kernel (tests/test_kernels.py). If ipykernel's stream no longer has
+    what this reads, flushing is left as it is."""
+    try:
+        from ipykernel.iostream import OutStream
+    except ImportError:
+        return
+    flush = OutStream.flush
+
+    def flush_what_it_holds(self):
+        try:
+            holds_nothing = (not self._flush_pending and not self._subprocess_flush_pending and not self._buffers
+                             and self.echo is None)
+        except AttributeError:
+            holds_nothing = False
+        if not holds_nothing:
+            flush(self)
+
+    flush_what_it_holds.__doc__ = flush.__doc__
+    OutStream.flush = flush_what_it_holds
+
+
 _warm()
+_streams_flush_only_what_they_hold()
