@@ -65,6 +65,9 @@ def test_the_generated_pages_are_written_again_only_when_what_they_are_made_from
         "a Spanish catalogue": lambda: next((root / "book" / "locales" / "es").rglob("*.po")).open("a").write("\n"),
         "a chapter's results": lambda: next((root / "book" / "countries" / "XRU").glob("*.csv")).open("a").write("\n"),
         "the PDF edition printed": lambda: (root / "_build" / "pdf").mkdir() or (root / "_build" / "pdf" / "handbook.pdf").write_bytes(b"%PDF"),
+        "a parameter file's link retargeted": lambda: ((root / "parameters" / "XRU.yml").rename(root / "XRU-data.yml"),
+                                                       (root / "parameters" / "XRU.yml").symlink_to("../XRU-data.yml")),
+        "the file a link points to": edit("XRU-data.yml", "Fictional, harvested", "Fictional,  harvested"),
         "a generated page removed": lambda: (root / "book" / "results" / "summary.md").unlink(),
         "the Spanish tree removed": lambda: __import__("shutil").rmtree(root / "_build" / "src-es"),
     }

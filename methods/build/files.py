@@ -81,7 +81,8 @@ def stat_fingerprint(folders: Iterable[Path], files: Iterable[Path] = (), extra:
     """One fingerprint of the files in ``folders`` (all of them, at any depth, but Python's caches)
     and of ``files``, by their paths, sizes and modification times, as make compares files: cheap
     enough to take on every build (a few hundred files in milliseconds), and changed by any edit,
-    addition or removal, but not by a file that is only read. A link counts as where it points.
+    addition or removal, but not by a file that is only read. A link counts as where it points and
+    as the file it points to.
     Missing folders and files count as missing."""
     h = hashlib.sha256(extra.encode())
 
@@ -91,8 +92,13 @@ def stat_fingerprint(folders: Iterable[Path], files: Iterable[Path] = (), extra:
         except OSError:
             h.update(f"{path}\0missing\0".encode())
             return
-        if os.path.islink(path):
-            h.update(f"{path}\0link\0{os.readlink(path)}\0".encode())
+        if os.path.islink(path):  # where it points, and what it points to (a parameter file may be a link)
+            try:
+                target = os.stat(path)
+                pointed = f"{target.st_size}\0{target.st_mtime_ns}" if not os.path.isdir(path) else "folder"
+            except OSError:
+                pointed = "missing"
+            h.update(f"{path}\0link\0{os.readlink(path)}\0{pointed}\0".encode())
         else:
             h.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
 
