@@ -56,6 +56,24 @@ def test_one_country_crashing_does_not_stop_the_others(project):
     assert (project / "book" / "countries" / "XRV" / "smuggling.ipynb").exists()
 
 
+def dead_fork_server_folders() -> list[str]:
+    """The socket folders of fork servers in the temporary folder whose socket no process listens on."""
+    import socket
+    import tempfile
+
+    dead = []
+    for folder in Path(tempfile.gettempdir()).glob("iff-forkserver-*"):
+        if (folder / "socket").exists():
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.connect(str(folder / "socket"))
+                except ConnectionRefusedError:
+                    dead.append(str(folder))
+                except OSError:  # removed meanwhile
+                    pass
+    return dead
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
 def test_interrupted_run_leaves_whole_chapters_and_the_next_run_recovers(project, sig):
     assert run_iff("run", "--draws", "200", "--country", "XRU", cwd=project).returncode == 0
@@ -78,9 +96,13 @@ def test_interrupted_run_leaves_whole_chapters_and_the_next_run_recovers(project
         assert "interrupted" in proc.stderr.read()
     time.sleep(1)
     chapters_are_whole(project)
+    left = dead_fork_server_folders()
+    if sig == signal.SIGKILL:  # its fork server died with it, before it could remove its socket's folder
+        assert left
     result = run_iff("run", "--draws", "3000", cwd=project)
     assert result.returncode == 0, result.stderr
     chapters_are_whole(project)
+    assert not [folder for folder in left if os.path.exists(folder)]  # the next run removed them
     assert not list((project / "book" / "countries").rglob(".staging-*"))
     final = run_iff("run", "--draws", "3000", cwd=project)
     assert "up to date; nothing to execute" in final.stderr

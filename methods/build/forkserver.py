@@ -45,13 +45,45 @@ def preload_modules(model_modules: list[str] = ()) -> list[str]:
     return [*PACKAGES, *model_modules, "methods.build.preload"]
 
 
+FOLDER_PREFIX = "iff-forkserver-"  # the folder of a fork server's socket, in the system's temporary folder
+
+
+def remove_stale_folders(temporary: str | None = None) -> list[str]:
+    """Remove the socket folders of fork servers that died without removing them (a fork server
+    removes its folder as it ends, and the ``iff`` command as it stops it, but a process group
+    killed at once, with SIGKILL, leaves it): folders of this user whose socket no process listens
+    on. A folder without a socket is left alone: its fork server may still be importing its
+    modules. Returns the folders removed."""
+    temporary = temporary or tempfile.gettempdir()
+    removed = []
+    try:
+        names = [n for n in os.listdir(temporary) if n.startswith(FOLDER_PREFIX)]
+    except OSError:
+        return removed
+    for name in names:
+        folder = os.path.join(temporary, name)
+        address = os.path.join(folder, "socket")
+        try:
+            if os.lstat(folder).st_uid != os.getuid() or not os.path.exists(address):
+                continue
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                probe.connect(address)  # a live fork server ignores a connection without a request
+        except ConnectionRefusedError:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+        except OSError:
+            continue
+    return removed
+
+
 class ForkServer:
     """This process's fork server (:mod:`methods.build.zygote`), started at once; it answers once it
     has imported its modules."""
 
     def __init__(self, modules: list[str], fingerprint: str = ""):
         self.fingerprint = fingerprint
-        self.folder = tempfile.mkdtemp(prefix="iff-forkserver-")
+        remove_stale_folders()
+        self.folder = tempfile.mkdtemp(prefix=FOLDER_PREFIX)
         self.address = os.path.join(self.folder, "socket")
         # the inline backend, as ipykernel sets it for a cold kernel: matplotlib reads it when imported
         env = dict(os.environ, MPLBACKEND=os.environ.get("MPLBACKEND", INLINE_BACKEND))
