@@ -17,6 +17,10 @@ import pytest
 from methods.build.files import copy_project
 
 REPO = Path(__file__).resolve().parents[1]  # the repository under test: the one place it is defined
+# the warm engine's fork server ends with each command, as it did before it could be kept: the tests
+# run commands in dozens of checkouts, each of which would keep one for ten minutes. The tests of
+# kept fork servers set IFF_KEEP_WARM themselves
+os.environ["IFF_KEEP_WARM"] = "0"
 
 
 def copy_repo(dest: Path, countries: list[str] | None = None) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -354,3 +355,169 @@ def test_values_glued_together_are_the_outputs_glue_makes_one_by_one(tmp_path):
     assert expanded.cells[1].outputs == one_by_one  # outputs of glue itself are left as they are
     assert [o["metadata"]["scrapbook"]["name"] for o in expanded.cells[2].outputs][-1] == "share__es"
     assert expanded.cells[2].outputs[0]["data"] == {"application/papermill.record/text/plain": "1.5"}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a process that ended but was not yet reaped by its parent
+        return open(f"/proc/{pid}/stat").read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def _wait_until(condition, seconds: float = 15) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def _kept_server(root) -> int:
+    """The process id recorded by ``root``'s kept fork server (0: none)."""
+    from methods.build.forkserver import kept_folder
+
+    try:
+        return json.loads((Path(kept_folder(root)) / "identity").read_text())["pid"]
+    except OSError:
+        return 0
+
+
+def test_a_kept_fork_server_serves_the_next_command_and_ends_by_itself(tmp_path):
+    """With IFF_KEEP_WARM, the fork server outlives the command that started it: the next command of
+    the checkout forks its kernels from it instead of starting another; a command with newer model
+    code, or another environment, replaces it; it ends, removing its folder, once it has had nothing
+    to do for the seconds given."""
+    import subprocess
+
+    from methods.build.forkserver import kept_folder
+
+    root = copy_repo(tmp_path / "repo", countries=["XRU"])
+    env = dict(os.environ, IFF_KEEP_WARM="120", PYTHONWARNINGS="ignore")
+
+    def iff(*args, **extra):
+        result = subprocess.run([sys.executable, "-m", "methods.build.cli", "run", "--force", "--draws", "200", *args],
+                                cwd=root, env=dict(env, **extra), capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    first = iff()
+    kept = _kept_server(root)
+    assert kept and _alive(kept)
+    assert oct(os.stat(kept_folder(root)).st_mode & 0o777) == "0o700"  # no one else may use its socket
+    iff()
+    assert _kept_server(root) == kept and _alive(kept)  # the same server, still there
+    model = root / "methods" / "model" / "drugs" / "chain.py"
+    os.utime(model, ns=(model.stat().st_atime_ns, model.stat().st_mtime_ns + 10**9))
+    iff()
+    newer = _kept_server(root)
+    assert newer and newer != kept and _wait_until(lambda: not _alive(kept))  # newer code: replaced
+    iff(IFF_KEEP_WARM="3")  # another environment: replaced again, by one that stays three seconds
+    short = _kept_server(root)
+    assert short not in (0, newer) and _wait_until(lambda: not _alive(newer))
+    assert _wait_until(lambda: not _alive(short)) and not Path(kept_folder(root)).exists()
+    assert "XRU drugs" in first.stderr
+
+
+CLIENT = """
+import os, sys, time
+from jupyter_client.connect import write_connection_file
+from methods.build.forkserver import fork_server
+server = fork_server(["json"])
+connection, _ = write_connection_file(os.path.join(sys.argv[1], "kernel.json"))
+print(server.fork({"connection_file": connection, "arguments": [], "cwd": sys.argv[1], "env": dict(os.environ),
+                   "log_file": None}), flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_kernel_ends_with_the_process_that_asked_for_it(tmp_path):
+    """A kept fork server outlives its commands, and so would the kernels forked from it: each kernel
+    ends when the process that asked for it (its chapter's worker) ends, here killed at once."""
+    import subprocess
+
+    from methods.build.forkserver import kept_folder
+
+    root = copy_repo(tmp_path / "repo", countries=["XRU"])
+    client = subprocess.Popen([sys.executable, "-c", CLIENT, str(tmp_path)], cwd=root, stdout=subprocess.PIPE, text=True,
+                              env=dict(os.environ, IFF_KEEP_WARM="30"))
+    kernel = int(client.stdout.readline())
+    server = _kept_server(root)
+    assert _alive(kernel) and _alive(server)
+    client.kill()
+    client.wait()
+    assert _wait_until(lambda: not _alive(kernel))
+    assert _alive(server)  # the fork server stays for the next command
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:  # asked to end, as a replacing command does
+        conn.connect(os.path.join(kept_folder(root), "socket"))
+        conn.sendall(b'{"exit": true}\n')
+    assert _wait_until(lambda: not _alive(server))
+
+
+def test_a_kept_fork_server_is_found_by_the_next_process_and_not_trusted_in_a_folder_others_may_enter(tmp_path,
+                                                                                                   monkeypatch):
+    """The next process finds the running server instead of starting one; a folder that others may
+    enter, or a link, is not used (the process starts a fork server of its own); a record of
+    another identity, or of none, makes it start a new one."""
+    from methods.build import forkserver
+
+    monkeypatch.setattr(forkserver.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(forkserver, "_checkout", lambda: REPO)
+    monkeypatch.setenv("IFF_KEEP_WARM", "30")
+    folder = Path(forkserver.kept_folder(REPO))
+    assert folder.parent == tmp_path
+    started = forkserver.KeptForkServer.find(["json"], "", 30)
+    started._wait_ready()
+    try:
+        found = forkserver.KeptForkServer.find(["json"], "", 30)
+        assert found.process is None and found.pid == started.pid  # found, not started
+        found._wait_ready()
+        other = forkserver.KeptForkServer.find(["json", "csv"], "", 30)  # other modules: replaces it
+        other._wait_ready()
+        assert other.pid != started.pid and _wait_until(lambda: not _alive(started.pid))
+        (folder / "identity").write_text("not json")
+        renewed = forkserver.KeptForkServer.find(["json", "csv"], "", 30)
+        assert renewed.process is not None  # an identity it cannot read: a new server
+        renewed._wait_ready()
+        assert _wait_until(lambda: not _alive(other.pid))
+        started = renewed
+    finally:
+        import socket
+
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.connect(str(folder / "socket"))
+            conn.sendall(b'{"exit": true}\n')
+        assert _wait_until(lambda: not _alive(started.pid))
+    folder.mkdir(exist_ok=True)
+    folder.chmod(0o755)
+    assert forkserver.KeptForkServer.find(["json"], "", 30) is None
+    folder.rmdir()
+    (tmp_path / "elsewhere").mkdir(mode=0o700)
+    folder.symlink_to(tmp_path / "elsewhere")
+    assert forkserver.KeptForkServer.find(["json"], "", 30) is None
+    assert not list((tmp_path / "elsewhere").iterdir())
+
+
+@pytest.mark.parametrize("text", ["abc", "-1", "nan", "1e9", "inf", "<b>1</b>"])
+def test_a_keep_time_that_is_not_a_number_of_seconds_is_refused_in_one_line(tmp_path, text):
+    from methods.build.forkserver import KEEP_SECONDS, keep_seconds
+
+    with pytest.raises(ValueError):
+        keep_seconds(text)
+    assert keep_seconds("") == KEEP_SECONDS
+    assert keep_seconds("0") == 0 and keep_seconds(" 90 ") == 90
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-m", "methods.build.cli", "run"], cwd=REPO, capture_output=True, text=True,
+                            env=dict(os.environ, IFF_KEEP_WARM=text))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (f"iff run: the environment variable IFF_KEEP_WARM must be a number of seconds from 0 "
+                                     f"to 86400 (got {text!r}); with 0, the warm engine's fork server ends with each command")

@@ -9,7 +9,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from .files import copy_project
+from .forkserver import KEEP_VARIABLE, keep_seconds
 from .project import Project
 
 FLOOR_TEMPLATE = """---
@@ -50,10 +50,12 @@ def say(msg: str = "") -> None:
     print(msg, flush=True)
 
 
-def iff(root: Path, *args: str) -> tuple[float, str]:
-    """Run `iff` in ``root``; return (seconds, stderr). Raises if it fails."""
+def iff(root: Path, *args: str, env: dict | None = None) -> tuple[float, str]:
+    """Run `iff` in ``root`` (with the variables ``env`` added to the environment); return
+    (seconds, stderr). Raises if it fails."""
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "methods.build.cli", *args], cwd=root, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "methods.build.cli", *args], cwd=root, capture_output=True, text=True,
+                          env=dict(os.environ, **(env or {})))
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"iff {' '.join(args)} failed in {root}:\n{proc.stderr[-3000:]}")
@@ -134,10 +136,18 @@ def cold_floor(root: Path, repeats: int = 3) -> float:
     return min(timed() for _ in range(repeats))
 
 
-def forced_run(root: Path, engine: str, jobs: int) -> dict:
+def keep_seconds_or_none() -> float | None:
+    """How long the fork server is kept between commands here (0: not kept)."""
+    try:
+        return keep_seconds()
+    except ValueError:
+        return None
+
+
+def forced_run(root: Path, engine: str, jobs: int, env: dict | None = None) -> dict:
     """A forced run of every chapter: wall time, chapters, and the cost per chapter (wall x jobs /
     chapters, the process time a chapter takes)."""
-    seconds, err = iff(root, "run", "--force", "--engine", engine, "--jobs", str(jobs))
+    seconds, err = iff(root, "run", "--force", "--engine", engine, "--jobs", str(jobs), env=env)
     n = executed(err)
     return {"seconds": seconds, "chapters": n, "per_chapter": seconds * jobs / max(n, 1)}
 
@@ -296,9 +306,18 @@ def main(args) -> int:
         cold_copy = copy_project(project.root, tmp / "cold")
         iff(cold_copy, "run")
         runs = {engine: forced_run(ours if engine == "warm" else cold_copy, engine, cores) for engine in ("cold", "warm")}
+        # the same, the run starting its own fork server and waiting for its imports (not a target)
+        runs["warm_started_by_the_run"] = forced_run(ours, "warm", cores, env={KEEP_VARIABLE: "0"})
         results["forced_runs"] = runs
+        kept = keep_seconds_or_none()
+        labels = {"cold": f"forced run, cold kernels, {cores} jobs",
+                  "warm": f"forced run, warm kernels, {cores} jobs" + (
+                      f" (the fork server kept by the previous command: {KEEP_VARIABLE}={kept:g} s)" if kept else
+                      f" (the fork server started by the run: {KEEP_VARIABLE}=0)"),
+                  "warm_started_by_the_run": f"  the same, the fork server started by the run ({KEEP_VARIABLE}=0; "
+                                             "not a target)"}
         for engine, r in runs.items():
-            say(f"  forced run, {engine} kernels, {cores} jobs: {r['chapters']} chapters in {r['seconds']:.1f} s = "
+            say(f"  {labels[engine]}: {r['chapters']} chapters in {r['seconds']:.1f} s = "
                 f"{r['per_chapter']:.2f} s per chapter = {r['per_chapter'] / floor:.2f}x the cold floor")
         identical = same_results(ours, cold_copy)
         results["warm_equals_cold"] = identical

@@ -21,7 +21,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..model.errors import IffError, ParameterError, Problem
+from ..model.errors import IffError, ParameterError
 from ..model.i18n import _, locale_language, set_language
 
 
@@ -449,7 +449,14 @@ def _start_fork_server_early(args) -> None:
     packages while this process imports the model and plans the run."""
     if args.command not in ("run", "build") or args.engine != "warm" or args.scheduler:
         return
-    from .forkserver import start_early
+    from .forkserver import KEEP_LIMIT, KEEP_VARIABLE, keep_seconds, start_early
+
+    try:
+        keep_seconds()
+    except ValueError as exc:
+        raise IffError(_("the environment variable {name} must be a number of seconds from 0 to {limit} (got {value}); "
+                         "with 0, the warm engine's fork server ends with each command").format(
+            name=KEEP_VARIABLE, limit=f"{KEEP_LIMIT:.0f}", value=repr(str(exc)))) from None
     from .project import Project
 
     try:

@@ -7,6 +7,11 @@ This module imports nothing but the standard library, so that the ``iff`` comman
 fork server as the very first thing it does (:func:`start_early`), before it imports the model to
 plan the run: the fork server then imports the chapters' packages (about a second) while the command
 imports and plans, on the machine's other core.
+
+The fork server is kept when the command ends (:class:`KeptForkServer`): the next command of the
+same checkout, with the same code, packages and environment, finds it already waiting and forks its
+first kernel at once. It ends after ten minutes without a kernel (``IFF_KEEP_WARM``, in seconds; 0:
+each command starts its own and stops it as it ends, as the tests do).
 """
 from __future__ import annotations
 
@@ -52,9 +57,12 @@ def remove_stale_folders(temporary: str | None = None) -> list[str]:
     """Remove the socket folders of fork servers that died without removing them (a fork server
     removes its folder as it ends, and the ``iff`` command as it stops it, but a process group
     killed at once, with SIGKILL, leaves it): folders of this user whose socket no process listens
-    on. A folder without a socket is left alone: its fork server may still be importing its
-    modules. Returns the folders removed."""
+    on. A folder without a socket is left alone (its fork server may still be importing its
+    modules), unless it has been so for twice the time a fork server may take to start (a kept fork
+    server asked to end leaves its folder to the one replacing it). Returns the folders removed."""
     temporary = temporary or tempfile.gettempdir()
+    import time
+
     removed = []
     try:
         names = [n for n in os.listdir(temporary) if n.startswith(FOLDER_PREFIX)]
@@ -64,7 +72,13 @@ def remove_stale_folders(temporary: str | None = None) -> list[str]:
         folder = os.path.join(temporary, name)
         address = os.path.join(folder, "socket")
         try:
-            if os.lstat(folder).st_uid != os.getuid() or not os.path.exists(address):
+            info = os.lstat(folder)
+            if info.st_uid != os.getuid():
+                continue
+            if not os.path.exists(address):  # empty long enough: no fork server takes that long to start
+                if time.time() - info.st_mtime > 2 * START_LIMIT:
+                    os.rmdir(folder)  # only if empty
+                    removed.append(folder)
                 continue
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
                 probe.connect(address)  # a live fork server ignores a connection without a request
@@ -113,7 +127,7 @@ class ForkServer:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
                 conn.settimeout(30)
                 conn.connect(self.address)
-                conn.sendall(json.dumps(request).encode() + b"\n")
+                conn.sendall(json.dumps(dict(request, client_pid=os.getpid())).encode() + b"\n")
                 reply = b""
                 while not reply.endswith(b"\n"):
                     chunk = conn.recv(4096)
@@ -174,6 +188,187 @@ class AdoptedForkServer(ForkServer):
         pass
 
 
+# ----- a fork server kept between commands --------------------------------------------------------
+
+KEEP_VARIABLE = "IFF_KEEP_WARM"  # seconds a fork server stays after its last kernel; 0: it ends with its command
+KEEP_SECONDS = 600.0
+KEEP_LIMIT = 86400.0
+_VOLATILE = {"PWD", "OLDPWD", "SHLVL", "_"}  # what differs between two shells, not between two environments
+
+
+def keep_seconds(text: str | None = None) -> float:
+    """How long a fork server outlives the command that started it, waiting for the next one (the
+    environment variable ``IFF_KEEP_WARM``, in seconds, :data:`KEEP_SECONDS` when unset; 0: it
+    ends with its command). Raises ValueError for anything but a number of seconds from 0 to a day
+    (the ``iff`` command says so before it starts anything)."""
+    text = os.environ.get(KEEP_VARIABLE) if text is None else text
+    if text is None or not text.strip():
+        return KEEP_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= KEEP_LIMIT:  # also NaN: not a number
+        raise ValueError(text)
+    return value
+
+
+def _checkout() -> Path:
+    """The folder holding the ``methods`` package this process imported: the checkout a kept fork
+    server serves, and where it runs (it imports that package's modules)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def server_identity(modules: list[str], fingerprint: str) -> str:
+    """What a kept fork server was started with, as a digest: the Python that runs it, its own code,
+    the modules it imported and the state of the model's files (``fingerprint``), the state of the
+    installed packages (the folders of ``site-packages``: installing or removing one changes them)
+    and the environment (modules read it as they are imported). A command whose identity differs
+    replaces the server."""
+    import hashlib
+
+    env = {k: v for k, v in os.environ.items() if k not in _VOLATILE}
+    env.setdefault("MPLBACKEND", INLINE_BACKEND)
+    installed = []
+    for entry in sys.path:
+        if entry.endswith(("site-packages", "dist-packages")):
+            try:
+                installed.append(f"{entry}:{os.stat(entry).st_mtime_ns}")
+            except OSError:
+                pass
+    zygote = Path(__file__).with_name("zygote.py").stat()  # the server's own code
+    text = json.dumps([sys.executable, sys.version, str(_checkout()), list(modules), fingerprint, env, installed,
+                       [zygote.st_mtime_ns, zygote.st_size]])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def kept_folder(checkout: Path) -> str:
+    """The folder of the socket of ``checkout``'s kept fork server, in the temporary folder: one per
+    user and checkout."""
+    import hashlib
+
+    digest = hashlib.sha256(str(Path(checkout).resolve()).encode()).hexdigest()[:16]
+    return os.path.join(tempfile.gettempdir(), f"{FOLDER_PREFIX}{os.getuid()}-{digest}")
+
+
+def _private_folder(folder: str) -> bool:
+    """True when ``folder`` is a folder (not a link) of this user that no one else may enter: only then
+    may its socket be trusted, and kernels asked of it."""
+    import stat
+
+    try:
+        info = os.lstat(folder)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+
+
+def _answers(address: str) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(address)  # a fork server ignores a connection without a request
+            return True
+        except OSError:
+            return False
+
+
+def _read_identity(folder: str) -> tuple[int, str]:
+    try:
+        with open(os.path.join(folder, "identity"), encoding="utf-8") as fh:
+            record = json.load(fh)
+        return int(record["pid"]), str(record["identity"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0, ""
+
+
+class KeptForkServer(ForkServer):
+    """A fork server that outlives the command that started it (see :mod:`methods.build.zygote`): the
+    next ``iff`` command of the same checkout, with the same modules, code, installed packages and
+    environment, forks its kernels from it at once instead of waiting a second for the imports. One
+    per checkout and user, its socket in a private folder of the temporary folder; it ends after
+    :func:`keep_seconds` without a kernel running. Use :meth:`find`."""
+
+    def __init__(self, folder: str, fingerprint: str, identity: str, pid: int = 0, process=None):  # noqa: no super()
+        self.folder, self.fingerprint, self.identity = folder, fingerprint, identity
+        self.address = os.path.join(folder, "socket")
+        self.pid, self.process, self.ready = pid, process, False
+        self._fd = None
+
+    @classmethod
+    def find(cls, modules: list[str], fingerprint: str, keep: float) -> "KeptForkServer | None":
+        """The checkout's kept fork server for ``modules``: the running one if it was started with the
+        same identity (:func:`server_identity`), else a new one, which replaces a running one. None
+        when its folder cannot be trusted (then the command starts a fork server of its own)."""
+        root = _checkout()
+        folder = kept_folder(root)
+        identity = server_identity(modules, fingerprint)
+        address = os.path.join(folder, "socket")
+        if _private_folder(folder) and _answers(address):
+            pid, running = _read_identity(folder)
+            if running == identity:
+                return cls(folder, fingerprint, identity, pid)
+            # started with other modules, older code or another environment: replaced
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                    conn.connect(address)
+                    conn.sendall(json.dumps({"exit": True}).encode() + b"\n")
+            except OSError:
+                pass
+            import time
+
+            deadline = time.monotonic() + 5
+            while _answers(address) and time.monotonic() < deadline:  # it stops listening at once
+                time.sleep(0.01)
+        remove_stale_folders()
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            pass
+        except OSError:
+            return None
+        if not _private_folder(folder):
+            return None
+        env = dict(os.environ, MPLBACKEND=os.environ.get("MPLBACKEND", INLINE_BACKEND))
+        # a session of its own, nothing of this command's open (its output pipes would stay open
+        # for whoever reads them): it lives on when the command ends
+        process = subprocess.Popen([sys.executable, "-m", "methods.build.zygote", address, "--keep", repr(keep),
+                                    identity, *modules], cwd=root, env=env, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        return cls(folder, fingerprint, identity, process.pid, process)
+
+    def alive(self) -> bool:
+        import select
+
+        if self._fd is None and self.pid:
+            try:
+                self._fd = os.pidfd_open(self.pid)
+            except OSError:
+                return False
+        return self._fd is not None and not select.select([self._fd], [], [], 0)[0]
+
+    def _wait_ready(self) -> None:
+        import time
+
+        deadline = time.monotonic() + START_LIMIT
+        while not self.ready:
+            pid, running = _read_identity(self.folder)
+            if running == self.identity and _answers(self.address):
+                if pid != self.pid:  # another command's, started at the same moment, serves
+                    self.pid, self._fd = pid, None
+                self.ready = True
+            elif (self.process is not None and self.process.poll() is not None and running != self.identity) \
+                    or time.monotonic() > deadline:
+                raise RuntimeError("the fork server of the warm engine did not start")
+            else:
+                time.sleep(0.005)
+
+    def shared(self) -> tuple[str, int, str]:
+        return self.address, self.pid, self.fingerprint
+
+    def close(self) -> None:
+        """Nothing: it stays for the next command (and ends by itself)."""
+
+
 _SERVERS: dict[tuple[int, tuple[str, ...]], ForkServer] = {}
 _LOCK = threading.Lock()  # a Dask worker runs chapters in threads
 
@@ -200,7 +395,8 @@ def code_fingerprint(modules: list[str]) -> str:
 
 def fork_server(modules: list[str]) -> ForkServer:
     """This process's fork server for ``modules`` (started on first use, again if it died or if the
-    model's code changed since it started)."""
+    model's code changed since it started): the checkout's kept fork server
+    (:class:`KeptForkServer`), unless ``IFF_KEEP_WARM`` is 0, or one of this process's own."""
     key = (os.getpid(), tuple(modules))  # a forked process starts its own: it cannot use its parent's
     fingerprint = code_fingerprint(list(modules))
     with _LOCK:
@@ -209,9 +405,20 @@ def fork_server(modules: list[str]) -> ForkServer:
             server.close()
             server = None
         if server is None:
-            server = _SERVERS[key] = ForkServer(list(modules), fingerprint)
-            atexit.register(server.close)
+            keep = _keep_or_not()
+            server = KeptForkServer.find(list(modules), fingerprint, keep) if keep else None
+            if server is None:
+                server = ForkServer(list(modules), fingerprint)
+                atexit.register(server.close)
+            _SERVERS[key] = server
         return server
+
+
+def _keep_or_not() -> float:
+    try:
+        return keep_seconds()
+    except ValueError:  # the iff command refuses such a value before it starts anything
+        return 0.0
 
 
 def wait_for_fork_server(preload: tuple[str, ...]) -> None:

@@ -5,8 +5,10 @@ and the model before the chapter's first line runs: about as long as the chapter
 ``warm`` engine (the default; ``iff run --engine cold`` keeps the plain path) starts a *fork server*
 (:mod:`methods.build.zygote`) that imports the chapters' packages and the model
 (:func:`~methods.build.forkserver.preload_modules`), and forks every chapter's kernel from it: one
-per run, started by the `iff` command as it starts and used by all its workers
-(:mod:`methods.build.forkserver`), or one per worker process. papermill still
+per checkout, started by the first `iff` command that needs it and kept for the next ones, which
+then wait for no imports at all (ten minutes without a kernel and it ends; ``IFF_KEEP_WARM`` sets
+the time, 0 makes each command start its own and stop it as it ends), used by all of a command's
+workers (:mod:`methods.build.forkserver`). papermill still
 executes the chapter, with its parameters, through nbclient; only the kernel it talks to is
 started this way (:class:`WarmKernelManager`, given to nbclient as its kernel manager class).
 
@@ -18,11 +20,12 @@ matplotlib setting, glued value or environment variable of one chapter can reach
 kernel's environment, time zone and working folder are the ones papermill asks for, and its random
 generators are seeded afresh, as a new process's are. What differs from a cold kernel, and does not
 reach a chapter's results: the modules were imported in the fork server's environment (matplotlib
-read its configuration folder there), the hash seed of strings is the fork server's, the kernel
-ends with the fork server rather than with the worker (which the fork server follows within a
-second), and its output streams do not wait for the output thread when flushed with nothing to
-send (:mod:`methods.build.preload`; the outputs come in the same order). The tests check the isolation (``tests/test_kernels.py``) and that the warm and the cold
-engine give the same chapters.
+read its configuration folder there; a fork server started in another environment is replaced), the
+hash seed of strings is the fork server's, the kernel is a child of the fork server rather than of
+the worker (it ends when the worker ends, as a cold kernel would, and when the fork server ends),
+and its output streams do not wait for the output thread when flushed with nothing to send
+(:mod:`methods.build.preload`; the outputs come in the same order). The tests check the isolation
+(``tests/test_kernels.py``) and that the warm and the cold engine give the same chapters.
 """
 from __future__ import annotations
 
