@@ -190,7 +190,6 @@ def write_inputs_reference(project: Project, cfs: list[CountryFile]) -> list[str
     country's file re-reads only that country's page when the book is rebuilt."""
     folder = project.book_dir / "reference" / "inputs"
     cfs = _reference_order(cfs)
-    tr = Translator(project.lang)
     countries = []
     for cf in cfs:
         infos = input_infos(cf)

@@ -795,7 +795,6 @@ def price_warnings(cf: CountryFile, name: str, lines: dict[tuple, int]) -> list[
     year = cf.last_year
     for drug, chain in cf.markets.drugs.chains.items():
         previous = None  # (stage, US dollars per pure kilogram of the final product)
-        factor = 1.0  # units of this stage per pure kilogram at the end of the chain
         names = list(chain.stages)
         for i, (stage, st) in enumerate(chain.stages.items()):
             where = ("markets", "drugs", "chains", drug, "stages", stage)
