@@ -521,3 +521,24 @@ def test_a_keep_time_that_is_not_a_number_of_seconds_is_refused_in_one_line(tmp_
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip() == (f"iff run: the environment variable IFF_KEEP_WARM must be a number of seconds from 0 "
                                      f"to 86400 (got {text!r}); with 0, the warm engine's fork server ends with each command")
+
+
+def test_a_kept_fork_server_ends_when_idle_though_other_commands_look_for_it(tmp_path, monkeypatch):
+    """Other commands connect to a kept fork server's socket to see whether it listens (and every new
+    fork server looks at all of them for stale ones): a connection without a request is no work,
+    and the server still ends once idle for its time."""
+    import time
+
+    from methods.build import forkserver
+
+    monkeypatch.setattr(forkserver.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(forkserver, "_checkout", lambda: REPO)
+    server = forkserver.KeptForkServer.find(["json"], "", 2)
+    server._wait_ready()
+    address = os.path.join(forkserver.kept_folder(REPO), "socket")
+    started = time.monotonic()
+    while _alive(server.pid) and time.monotonic() - started < 15:
+        forkserver._answers(address)
+        time.sleep(0.2)
+    assert not _alive(server.pid) and time.monotonic() - started < 8
+    assert not Path(forkserver.kept_folder(REPO)).exists()

@@ -211,8 +211,7 @@ def _serve(address: str, modules: list[str], keep: float = 0, identity: str = ""
             continue
         if not ready:
             continue
-        conn, _ = listener.accept()
-        last = time.monotonic()
+        conn, _ = listener.accept()  # a connection without a request (a probe) is no activity
         with conn:
             data = b""
             while not data.endswith(b"\n"):
