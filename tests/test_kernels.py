@@ -379,14 +379,33 @@ def _wait_until(condition, seconds: float = 15) -> bool:
     return condition()
 
 
+@pytest.fixture
+def short_tmp():
+    """A temporary folder directly in /tmp: a Unix socket's name must be short, and tmp_path is deep."""
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="iffk", dir="/tmp")
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def _kept_server(root) -> int:
-    """The process id recorded by ``root``'s kept fork server (0: none)."""
+    """The process id of ``root``'s kept fork server started last, from its record (0: none)."""
     from methods.build.forkserver import kept_folder
 
+    records = sorted(Path(kept_folder(root)).glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
     try:
-        return json.loads((Path(kept_folder(root)) / "identity").read_text())["pid"]
-    except OSError:
+        return json.loads(records[-1].read_text())["pid"] if records else 0
+    except (OSError, ValueError):
         return 0
+
+
+def _kernels_reaped(pid: int) -> int:
+    """How much work the children process ``pid`` has reaped did (their minor page faults, which
+    the kernel adds to the parent's count as it reaps each child): it grows with every kernel
+    forked from that fork server."""
+    return int(open(f"/proc/{pid}/stat").read().rsplit(") ", 1)[1].split()[8])
 
 
 def test_a_kept_fork_server_serves_the_next_command_and_ends_by_itself(tmp_path):
@@ -411,14 +430,16 @@ def test_a_kept_fork_server_serves_the_next_command_and_ends_by_itself(tmp_path)
     kept = _kept_server(root)
     assert kept and _alive(kept)
     assert oct(os.stat(kept_folder(root)).st_mode & 0o777) == "0o700"  # no one else may use its socket
+    before = _kernels_reaped(kept)
     iff()
     assert _kept_server(root) == kept and _alive(kept)  # the same server, still there
+    assert _kernels_reaped(kept) > before  # and the second command's kernels were its children
     model = root / "methods" / "model" / "drugs" / "chain.py"
     os.utime(model, ns=(model.stat().st_atime_ns, model.stat().st_mtime_ns + 10**9))
     iff()
     newer = _kept_server(root)
-    assert newer and newer != kept and _wait_until(lambda: not _alive(kept))  # newer code: replaced
-    iff(IFF_KEEP_WARM="3")  # another environment: replaced again, by one that stays three seconds
+    assert newer and newer != kept and _wait_until(lambda: not _alive(kept))  # newer code: retired, it ended
+    iff(IFF_KEEP_WARM="6")  # another environment: another server, which stays six seconds
     short = _kept_server(root)
     assert short not in (0, newer) and _wait_until(lambda: not _alive(newer))
     assert _wait_until(lambda: not _alive(short)) and not Path(kept_folder(root)).exists()
@@ -449,53 +470,71 @@ def test_a_kernel_ends_with_the_process_that_asked_for_it(tmp_path):
                               env=dict(os.environ, IFF_KEEP_WARM="30"))
     kernel = int(client.stdout.readline())
     server = _kept_server(root)
-    assert _alive(kernel) and _alive(server)
+    import time
+
+    time.sleep(1)
+    assert _alive(kernel) and _alive(server)  # a kernel that started, and runs
     client.kill()
     client.wait()
     assert _wait_until(lambda: not _alive(kernel))
     assert _alive(server)  # the fork server stays for the next command
     import socket
 
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:  # asked to end, as a replacing command does
-        conn.connect(os.path.join(kept_folder(root), "socket"))
+    (address,) = Path(kept_folder(root)).glob("*.sock")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    request = {"connection_file": str(tmp_path / "gone.json"), "arguments": [], "cwd": str(tmp_path), "env": {},
+               "log_file": None}
+    for ask in ({**request, "client_pid": gone.pid}, request):  # a client gone before the answer; one that names none
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.connect(str(address))
+            conn.sendall(json.dumps(ask).encode() + b"\n")
+    time.sleep(0.5)
+    assert _alive(server)  # it goes on serving
+    assert _wait_until(lambda: not list(Path(f"/proc/{server}/task/{server}").glob("children")) or
+                       not open(f"/proc/{server}/task/{server}/children").read().split())  # no kernel left
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(str(address))
         conn.sendall(b'{"exit": true}\n')
     assert _wait_until(lambda: not _alive(server))
 
 
-def test_a_kept_fork_server_is_found_by_the_next_process_and_not_trusted_in_a_folder_others_may_enter(tmp_path,
-                                                                                                   monkeypatch):
-    """The next process finds the running server instead of starting one; a folder that others may
-    enter, or a link, is not used (the process starts a fork server of its own); a record of
-    another identity, or of none, makes it start a new one."""
+def test_a_kept_fork_server_is_found_by_the_next_process_and_not_trusted_in_a_folder_others_may_enter(
+        tmp_path, monkeypatch, short_tmp):
+    """The next process finds the running server instead of starting one; one for other modules runs
+    beside it, and the first, retired, still answers for a moment (a run using it goes on), then
+    ends; a record it cannot read makes it start a new one; a folder that others may enter, or a
+    link, is not used (the process starts a fork server of its own)."""
     from methods.build import forkserver
 
-    monkeypatch.setattr(forkserver.tempfile, "tempdir", str(tmp_path))
+    short = short_tmp
+    monkeypatch.setattr(forkserver.tempfile, "tempdir", short)
     monkeypatch.setattr(forkserver, "_checkout", lambda: REPO)
-    monkeypatch.setenv("IFF_KEEP_WARM", "30")
     folder = Path(forkserver.kept_folder(REPO))
-    assert folder.parent == tmp_path
-    started = forkserver.KeptForkServer.find(["json"], "", 30)
-    started._wait_ready()
+    assert str(folder.parent) == short
+    servers = []
     try:
+        started = forkserver.KeptForkServer.find(["json"], "", 30)
+        servers.append(started)
+        started._wait_ready()
         found = forkserver.KeptForkServer.find(["json"], "", 30)
         assert found.process is None and found.pid == started.pid  # found, not started
-        found._wait_ready()
-        other = forkserver.KeptForkServer.find(["json", "csv"], "", 30)  # other modules: replaces it
+        other = forkserver.KeptForkServer.find(["json", "csv"], "", 30)  # other modules: a server of its own
+        servers.append(other)
         other._wait_ready()
-        assert other.pid != started.pid and _wait_until(lambda: not _alive(started.pid))
-        (folder / "identity").write_text("not json")
+        assert other.pid != started.pid and other.address != started.address
+        assert _alive(started.pid) and forkserver._answers(started.address)  # retired, not stopped
+        assert _wait_until(lambda: not _alive(started.pid))  # it ends shortly after
+        Path(forkserver.record_path(other.address)).write_text("not json")
         renewed = forkserver.KeptForkServer.find(["json", "csv"], "", 30)
-        assert renewed.process is not None  # an identity it cannot read: a new server
+        servers.append(renewed)
+        assert renewed.process is not None  # a record it cannot read: a new server
         renewed._wait_ready()
         assert _wait_until(lambda: not _alive(other.pid))
-        started = renewed
     finally:
-        import socket
-
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.connect(str(folder / "socket"))
-            conn.sendall(b'{"exit": true}\n')
-        assert _wait_until(lambda: not _alive(started.pid))
+        for server in servers:
+            forkserver._tell(server.address, {"exit": True})
+        assert _wait_until(lambda: not any(_alive(server.pid) for server in servers))
     folder.mkdir(exist_ok=True)
     folder.chmod(0o755)
     assert forkserver.KeptForkServer.find(["json"], "", 30) is None
@@ -504,6 +543,36 @@ def test_a_kept_fork_server_is_found_by_the_next_process_and_not_trusted_in_a_fo
     folder.symlink_to(tmp_path / "elsewhere")
     assert forkserver.KeptForkServer.find(["json"], "", 30) is None
     assert not list((tmp_path / "elsewhere").iterdir())
+    folder.unlink()
+    monkeypatch.setattr(forkserver.tempfile, "tempdir", str(tmp_path / ("deep" * 20)))
+    (tmp_path / ("deep" * 20)).mkdir()
+    assert forkserver.KeptForkServer.find(["json"], "", 30) is None  # too deep for a socket's name
+
+
+def test_looking_for_stale_fork_servers_does_not_hang_on_one_that_does_not_answer(tmp_path):
+    """A fork server that is stopped (a command suspended with Ctrl-Z) listens but accepts nothing:
+    connecting to it waits once its queue is full. The look for stale ones leaves it, and ends."""
+    import socket
+    import threading
+
+    from methods.build import forkserver
+
+    folder = tmp_path / f"{forkserver.FOLDER_PREFIX}stopped"
+    folder.mkdir(mode=0o700)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(folder / "socket"))
+    listener.listen(0)
+    done = []
+    try:
+        worker = threading.Thread(target=lambda: done.extend(forkserver.remove_stale_folders(str(tmp_path)) or [True]
+                                                             for _ in range(20)), daemon=True)
+        worker.start()
+        worker.join(60)
+        assert done and not worker.is_alive()
+        assert (folder / "socket").exists()  # not taken for a dead one
+    finally:
+        listener.close()
+    assert forkserver.remove_stale_folders(str(tmp_path)) == [str(folder / "socket"), str(folder)]
 
 
 @pytest.mark.parametrize("text", ["abc", "-1", "nan", "1e9", "inf", "<b>1</b>"])
@@ -523,7 +592,7 @@ def test_a_keep_time_that_is_not_a_number_of_seconds_is_refused_in_one_line(tmp_
                                      f"to 86400 (got {text!r}); with 0, the warm engine's fork server ends with each command")
 
 
-def test_a_kept_fork_server_ends_when_idle_though_other_commands_look_for_it(tmp_path, monkeypatch):
+def test_a_kept_fork_server_ends_when_idle_though_other_commands_look_for_it(monkeypatch, short_tmp):
     """Other commands connect to a kept fork server's socket to see whether it listens (and every new
     fork server looks at all of them for stale ones): a connection without a request is no work,
     and the server still ends once idle for its time."""
@@ -531,11 +600,12 @@ def test_a_kept_fork_server_ends_when_idle_though_other_commands_look_for_it(tmp
 
     from methods.build import forkserver
 
-    monkeypatch.setattr(forkserver.tempfile, "tempdir", str(tmp_path))
+    short = short_tmp
+    monkeypatch.setattr(forkserver.tempfile, "tempdir", short)
     monkeypatch.setattr(forkserver, "_checkout", lambda: REPO)
     server = forkserver.KeptForkServer.find(["json"], "", 2)
     server._wait_ready()
-    address = os.path.join(forkserver.kept_folder(REPO), "socket")
+    address = server.address
     started = time.monotonic()
     while _alive(server.pid) and time.monotonic() - started < 15:
         forkserver._answers(address)

@@ -27,6 +27,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from .zygote import IDENTITY_VARIABLE, peer_uid, record_path
+
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 # what a chapter imports besides the model (the model's modules are added by preload_modules). Not
 # matplotlib's inline backend: importing it registers the figures' display formats with the running
@@ -54,15 +56,16 @@ FOLDER_PREFIX = "iff-forkserver-"  # the folder of a fork server's socket, in th
 
 
 def remove_stale_folders(temporary: str | None = None) -> list[str]:
-    """Remove the socket folders of fork servers that died without removing them (a fork server
-    removes its folder as it ends, and the ``iff`` command as it stops it, but a process group
-    killed at once, with SIGKILL, leaves it): folders of this user whose socket no process listens
-    on. A folder without a socket is left alone (its fork server may still be importing its
-    modules), unless it has been so for twice the time a fork server may take to start (a kept fork
-    server asked to end leaves its folder to the one replacing it). Returns the folders removed."""
-    temporary = temporary or tempfile.gettempdir()
+    """Remove what fork servers that died without cleaning up left in the temporary folder (a fork
+    server removes its socket and folder as it ends, and the ``iff`` command as it stops it, but a
+    process group killed at once, with SIGKILL, leaves them): in this user's fork-server folders,
+    the sockets no process listens on (with their records), then the folder if that left it empty.
+    An empty folder is otherwise left alone (its fork server may still be importing its modules),
+    unless it has been so for twice the time a fork server may take to start. Returns the sockets
+    and folders removed."""
     import time
 
+    temporary = temporary or tempfile.gettempdir()
     removed = []
     try:
         names = [n for n in os.listdir(temporary) if n.startswith(FOLDER_PREFIX)]
@@ -70,24 +73,50 @@ def remove_stale_folders(temporary: str | None = None) -> list[str]:
         return removed
     for name in names:
         folder = os.path.join(temporary, name)
-        address = os.path.join(folder, "socket")
         try:
             info = os.lstat(folder)
-            if info.st_uid != os.getuid():
+            if info.st_uid != os.getuid() or not os.path.isdir(folder) or os.path.islink(folder):
                 continue
-            if not os.path.exists(address):  # empty long enough: no fork server takes that long to start
-                if time.time() - info.st_mtime > 2 * START_LIMIT:
-                    os.rmdir(folder)  # only if empty
-                    removed.append(folder)
-                continue
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-                probe.connect(address)  # a live fork server ignores a connection without a request
-        except ConnectionRefusedError:
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
+            entries = os.listdir(folder)
         except OSError:
             continue
+        dead = 0
+        for entry in entries:
+            if entry == "socket" or entry.endswith(".sock"):
+                address = os.path.join(folder, entry)
+                if _answers(address, dead_only=True):
+                    continue
+                for path in (address, record_path(address)):
+                    try:
+                        os.unlink(path)
+                    except OSError:
+                        pass
+                removed.append(address)
+                dead += 1
+        try:
+            if dead or time.time() - info.st_mtime > 2 * START_LIMIT:
+                os.rmdir(folder)  # only if empty
+                removed.append(folder)
+        except OSError:
+            pass
     return removed
+
+
+def _answers(address: str, dead_only: bool = False) -> bool:
+    """Whether a fork server listens at ``address`` (a fork server ignores a connection without a
+    request). One that is slow to answer (stopped, or busy) counts as listening; with
+    ``dead_only``, so does any answer but a refusal or no socket (then it is not removed)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        try:
+            probe.connect(address)
+            return True
+        except (ConnectionRefusedError, FileNotFoundError):
+            return False
+        except TimeoutError:
+            return True  # listening, but slow to answer (stopped, or busy)
+        except OSError:
+            return dead_only  # not a socket this process can use, nor one to remove
 
 
 class ForkServer:
@@ -127,6 +156,8 @@ class ForkServer:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
                 conn.settimeout(30)
                 conn.connect(self.address)
+                if peer_uid(conn) != os.getuid():  # a socket another user listens on: never told anything
+                    raise RuntimeError("the fork server's socket belongs to another user")
                 conn.sendall(json.dumps(dict(request, client_pid=os.getpid())).encode() + b"\n")
                 reply = b""
                 while not reply.endswith(b"\n"):
@@ -177,19 +208,21 @@ class AdoptedForkServer(ForkServer):
         while not self.ready:  # its socket exists once it has imported its modules
             if not self.alive() or time.monotonic() > deadline:
                 raise RuntimeError("the fork server of the warm engine did not start")
-            try:  # it listens once it has imported its modules (a connection without a request is ignored)
-                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-                    probe.connect(self.address)
+            if _answers(self.address):  # it listens once it has imported its modules
                 self.ready = True
-            except OSError:
+            else:
                 time.sleep(0.005)
 
     def close(self) -> None:
-        pass
+        """Not this process's to stop: only its handle is closed."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 # ----- a fork server kept between commands --------------------------------------------------------
 
+SOCKET_PATH_LIMIT = 100  # bytes: Linux takes at most 107 in a Unix socket's name
 KEEP_VARIABLE = "IFF_KEEP_WARM"  # seconds a fork server stays after its last kernel; 0: it ends with its command
 KEEP_SECONDS = 600.0
 KEEP_LIMIT = 86400.0
@@ -222,9 +255,10 @@ def _checkout() -> Path:
 def server_identity(modules: list[str], fingerprint: str) -> str:
     """What a kept fork server was started with, as a digest: the Python that runs it, its own code,
     the modules it imported and the state of the model's files (``fingerprint``), the state of the
-    installed packages (the folders of ``site-packages``: installing or removing one changes them)
-    and the environment (modules read it as they are imported). A command whose identity differs
-    replaces the server."""
+    installed packages (the folders of ``site-packages``: installing or removing one changes them),
+    the environment (modules read it as they are imported), what else a kernel inherits from it
+    (:func:`_process_settings`) and matplotlib's settings files. A command whose identity differs
+    starts another fork server."""
     import hashlib
 
     env = {k: v for k, v in os.environ.items() if k not in _VOLATILE}
@@ -238,8 +272,42 @@ def server_identity(modules: list[str], fingerprint: str) -> str:
                 pass
     zygote = Path(__file__).with_name("zygote.py").stat()  # the server's own code
     text = json.dumps([sys.executable, sys.version, str(_checkout()), list(modules), fingerprint, env, installed,
-                       [zygote.st_mtime_ns, zygote.st_size]])
+                       [zygote.st_mtime_ns, zygote.st_size], _process_settings(), _matplotlib_settings()])
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _process_settings() -> list:
+    """What a kernel inherits from its fork server besides the environment: the file creation mask,
+    the scheduling priority, the processors it may run on and its resource limits."""
+    import resource
+
+    try:
+        with open("/proc/self/status", encoding="utf-8") as fh:  # read without changing it
+            umask = next((line.split()[1] for line in fh if line.startswith("Umask:")), "")
+    except OSError:
+        umask = ""
+    limits = [resource.getrlimit(getattr(resource, name)) for name in
+              ("RLIMIT_NOFILE", "RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CPU", "RLIMIT_NPROC")
+              if hasattr(resource, name)]
+    return [umask, os.getpriority(os.PRIO_PROCESS, 0), sorted(os.sched_getaffinity(0)), limits]
+
+
+def _matplotlib_settings() -> list:
+    """The files matplotlib reads its settings from when imported (the fork server imports it in the
+    checkout), by size and time: an edited ``matplotlibrc`` needs a new fork server."""
+    config = os.environ.get("MPLCONFIGDIR") or os.path.join(
+        os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config"), "matplotlib")
+    candidates = [os.environ.get("MATPLOTLIBRC", ""), str(_checkout() / "matplotlibrc"), os.path.join(config, "matplotlibrc")]
+    out = []
+    for path in candidates:
+        if os.path.isdir(path):
+            path = os.path.join(path, "matplotlibrc")
+        try:
+            info = os.stat(path)
+            out.append([path, info.st_mtime_ns, info.st_size])
+        except OSError:
+            out.append([path, None])
+    return out
 
 
 def kept_folder(checkout: Path) -> str:
@@ -263,63 +331,66 @@ def _private_folder(folder: str) -> bool:
     return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
 
 
-def _answers(address: str) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(address)  # a fork server ignores a connection without a request
-            return True
-        except OSError:
-            return False
-
-
-def _read_identity(folder: str) -> tuple[int, str]:
+def _read_record(address: str) -> tuple[int, str]:
+    """(process id, identity) a kept fork server wrote beside its socket; (0, "") if none can be read."""
     try:
-        with open(os.path.join(folder, "identity"), encoding="utf-8") as fh:
+        with open(record_path(address), encoding="utf-8") as fh:
             record = json.load(fh)
         return int(record["pid"]), str(record["identity"])
     except (OSError, ValueError, KeyError, TypeError):
         return 0, ""
 
 
+def _tell(address: str, request: dict) -> None:
+    """Send ``request`` to the fork server at ``address`` without waiting for anything."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(0.5)
+            conn.connect(address)
+            if peer_uid(conn) == os.getuid():
+                conn.sendall(json.dumps(request).encode() + b"\n")
+    except OSError:
+        pass
+
+
 class KeptForkServer(ForkServer):
     """A fork server that outlives the command that started it (see :mod:`methods.build.zygote`): the
     next ``iff`` command of the same checkout, with the same modules, code, installed packages and
-    environment, forks its kernels from it at once instead of waiting a second for the imports. One
-    per checkout and user, its socket in a private folder of the temporary folder; it ends after
-    :func:`keep_seconds` without a kernel running. Use :meth:`find`."""
+    environment, forks its kernels from it at once instead of waiting a second for the imports. Its
+    socket is in a private folder of the temporary folder, one per checkout and user, named after
+    its identity (:func:`server_identity`): fork servers of different identities may run side by
+    side (a run keeps its own to the end), and starting one retires the others, which then end
+    shortly after their last kernel. It ends after :func:`keep_seconds` without a kernel running.
+    Use :meth:`find`."""
 
-    def __init__(self, folder: str, fingerprint: str, identity: str, pid: int = 0, process=None):  # noqa: no super()
-        self.folder, self.fingerprint, self.identity = folder, fingerprint, identity
-        self.address = os.path.join(folder, "socket")
+    def __init__(self, address: str, fingerprint: str, identity: str, pid: int = 0, process=None):  # noqa: no super()
+        self.address, self.fingerprint, self.identity = address, fingerprint, identity
+        self.folder = os.path.dirname(address)
         self.pid, self.process, self.ready = pid, process, False
         self._fd = None
 
     @classmethod
     def find(cls, modules: list[str], fingerprint: str, keep: float) -> "KeptForkServer | None":
-        """The checkout's kept fork server for ``modules``: the running one if it was started with the
-        same identity (:func:`server_identity`), else a new one, which replaces a running one. None
-        when its folder cannot be trusted (then the command starts a fork server of its own)."""
+        """The checkout's kept fork server for ``modules``: the running one of the same identity, else a
+        new one, which retires the others. None when the folder cannot be trusted (then the command
+        starts a fork server of its own)."""
         root = _checkout()
         folder = kept_folder(root)
         identity = server_identity(modules, fingerprint)
-        address = os.path.join(folder, "socket")
+        address = os.path.join(folder, f"{identity[:12]}.sock")
+        if len(os.fsencode(address)) > SOCKET_PATH_LIMIT:  # a temporary folder too deep for a socket's name
+            return None
         if _private_folder(folder) and _answers(address):
-            pid, running = _read_identity(folder)
+            pid, running = _read_record(address)
             if running == identity:
-                return cls(folder, fingerprint, identity, pid)
-            # started with other modules, older code or another environment: replaced
-            try:
-                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-                    conn.connect(address)
-                    conn.sendall(json.dumps({"exit": True}).encode() + b"\n")
-            except OSError:
-                pass
+                return cls(address, fingerprint, identity, pid)
+            _tell(address, {"exit": True})  # its record is unreadable or not its own: it cannot be trusted
             import time
 
             deadline = time.monotonic() + 5
-            while _answers(address) and time.monotonic() < deadline:  # it stops listening at once
+            while _answers(address) and time.monotonic() < deadline:
                 time.sleep(0.01)
-        remove_stale_folders()
+        remove_stale_folders()  # before this folder is made, or made sure of
         try:
             os.mkdir(folder, 0o700)
         except FileExistsError:
@@ -328,13 +399,27 @@ class KeptForkServer(ForkServer):
             return None
         if not _private_folder(folder):
             return None
+        try:
+            others = [os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".sock")]
+        except OSError:
+            others = []
+        for other in others:  # other modules, older code or another environment: they end when idle
+            if other != address:
+                _tell(other, {"retire": True})
+        if not _answers(address):  # what a fork server that could not be trusted, or was killed, left
+            for stale in (address, record_path(address)):
+                try:
+                    os.unlink(stale)
+                except OSError:
+                    pass
         env = dict(os.environ, MPLBACKEND=os.environ.get("MPLBACKEND", INLINE_BACKEND))
+        env[IDENTITY_VARIABLE] = identity  # not on its command line, which every user may read
         # a session of its own, nothing of this command's open (its output pipes would stay open
         # for whoever reads them): it lives on when the command ends
         process = subprocess.Popen([sys.executable, "-m", "methods.build.zygote", address, "--keep", repr(keep),
-                                    identity, *modules], cwd=root, env=env, stdin=subprocess.DEVNULL,
+                                    *modules], cwd=root, env=env, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        return cls(folder, fingerprint, identity, process.pid, process)
+        return cls(address, fingerprint, identity, process.pid, process)
 
     def alive(self) -> bool:
         import select
@@ -351,10 +436,14 @@ class KeptForkServer(ForkServer):
 
         deadline = time.monotonic() + START_LIMIT
         while not self.ready:
-            pid, running = _read_identity(self.folder)
+            # (a folder gone meanwhile, emptied of a dead fork server's socket, the new one makes again)
+            if os.path.lexists(self.folder) and not _private_folder(self.folder):
+                raise RuntimeError("the fork server's folder can no longer be trusted")
+            pid, running = _read_record(self.address)
             if running == self.identity and _answers(self.address):
                 if pid != self.pid:  # another command's, started at the same moment, serves
-                    self.pid, self._fd = pid, None
+                    self._close_fd()
+                    self.pid = pid
                 self.ready = True
             elif (self.process is not None and self.process.poll() is not None and running != self.identity) \
                     or time.monotonic() > deadline:
@@ -365,8 +454,14 @@ class KeptForkServer(ForkServer):
     def shared(self) -> tuple[str, int, str]:
         return self.address, self.pid, self.fingerprint
 
+    def _close_fd(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
     def close(self) -> None:
-        """Nothing: it stays for the next command (and ends by itself)."""
+        """It stays for the next command (and ends by itself): only this process's handle is closed."""
+        self._close_fd()
 
 
 _SERVERS: dict[tuple[int, tuple[str, ...]], ForkServer] = {}

@@ -1,18 +1,22 @@
-"""The warm engine's fork server: ``python -m methods.build.zygote SOCKET MODULE ...``.
+"""The warm engine's fork server: ``python -m methods.build.zygote SOCKET [--keep SECONDS] MODULE ...``.
 
 It imports the modules it is given (the chapters' packages and the model), then waits on a Unix
 socket. Each request — one line of JSON naming a kernel's connection file, arguments, working
 folder, environment and log — is answered by forking a child that becomes that kernel, and the
 child's process id. It imports nothing else and runs nothing of a chapter: every kernel starts from
 the same state. It reaps its children as they end. A kernel ends when the process that asked for it
-(``client_pid`` in the request: the worker running its chapter) ends.
+(``client_pid`` in the request: the worker running its chapter) ends. Only processes of the same
+user are answered.
 
-It ends when the process that started it ends; or, started with ``--keep SECONDS IDENTITY`` (a
-*kept* fork server, :class:`methods.build.forkserver.KeptForkServer`), it outlives that process, for
-the next ``iff`` command of the same checkout, and ends once it has had no kernel running and no
-request for ``SECONDS``, when its checkout's ``methods`` folder is gone, or when asked to (a request
-``{"exit": true}``: a command that needs other modules or newer code replaces it). It then writes
-``IDENTITY`` and its process id to the file ``identity`` beside its socket, once it listens.
+It ends when the process that started it ends; or, started with ``--keep SECONDS`` (a *kept* fork
+server, :class:`methods.build.forkserver.KeptForkServer`), it outlives that process, for the next
+``iff`` command of the same checkout, and ends once it has had no kernel running and no request for
+``SECONDS``, or when its checkout's ``methods`` folder is gone. A request ``{"retire": true}`` (a
+command that needs other modules, newer code or another environment has started its own) shortens
+that time to :data:`RETIRE_SECONDS`: the kernels of a run still going keep coming from it.
+``{"exit": true}`` stops it at once. Once it listens, it writes its process id and its identity (the
+environment variable ``IFF_FORK_SERVER_IDENTITY``, which a kept server is started with) to the file
+beside its socket named like it, with the extension ``.json``.
 
 Why not :mod:`multiprocessing`'s fork server: before running its target, each of its children
 imports the main module of the process that asked for it (the ``iff`` command, or a test
@@ -27,9 +31,12 @@ import os
 import select
 import signal
 import socket
+import struct
 import sys
 import time
 
+RETIRE_SECONDS = 5.0  # how long a retired fork server waits after its last kernel (it may be between two)
+IDENTITY_VARIABLE = "IFF_FORK_SERVER_IDENTITY"
 _CHILDREN: set[int] = set()  # the kernels still running
 
 
@@ -44,18 +51,37 @@ def _reap(_signum, _frame) -> None:
         _CHILDREN.clear()
 
 
+def peer_uid(conn: socket.socket) -> int:
+    """The user id of the process at the other end of a Unix socket."""
+    _pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    return uid
+
+
 def _end_with(pid: int) -> None:
     """End this kernel when process ``pid`` (the one that asked for it) ends, as a cold kernel's
-    process ends with the worker that started it."""
+    process ends with the worker that started it: at once if it has already ended; by its pidfd,
+    or, where there is none, by asking every half second whether it still exists."""
     import threading
 
     try:
         fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(1)
     except (OSError, AttributeError):
-        return
+        fd = None
 
     def watch():
-        select.select([fd], [], [])
+        if fd is not None:
+            select.select([fd], [], [])
+        else:
+            while True:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                except PermissionError:  # another user's process has its number: it ended
+                    break
+                time.sleep(0.5)
         os._exit(1)
 
     threading.Thread(target=watch, name="iff-client-watch", daemon=True).start()
@@ -103,41 +129,56 @@ def _terminate(_signum, _frame) -> None:
     raise _Terminated
 
 
+def record_path(address: str) -> str:
+    """The file beside a fork server's socket where it writes its process id and identity."""
+    return os.path.splitext(address)[0] + ".json"
+
+
 def serve(address: str, modules: list[str], keep: float = 0, identity: str = "") -> None:
-    replaced = False
     signal.signal(signal.SIGTERM, _terminate)  # stopped (by its command, or by hand): it still removes its socket
     try:
-        replaced = _serve(address, modules, keep, identity)
+        _serve(address, modules, keep, identity)
     except _Terminated:
         return
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        _leave(address, keep, replaced)
+        _leave(address, keep)
     while _CHILDREN:  # kernels still running end with the processes that asked for them
         time.sleep(0.1)
         _reap(None, None)
 
 
-def _leave(address: str, keep: float, replaced: bool = False) -> None:
-    """Remove this fork server's socket, identity and folder (unless a newer fork server has taken
-    them; the folder stays if one is about to: it was asked to end by the command starting it)."""
-    folder = os.path.dirname(address)
+def _leave(address: str, keep: float = 0) -> None:
+    """Remove this fork server's socket and record (unless another fork server has taken them), and
+    its folder if nothing else is left in it."""
+    record = record_path(address)
     try:
-        with open(os.path.join(folder, "identity"), encoding="utf-8") as fh:
+        with open(record, encoding="utf-8") as fh:
             mine = json.load(fh).get("pid") == os.getpid()
+    except FileNotFoundError:
+        mine = not keep  # a fork server of one command has no record; a kept one without one never listened
     except (OSError, ValueError, AttributeError):
-        mine = not keep
+        mine = False
     if mine:
-        for path in (os.path.join(folder, "identity"), address):
+        for path in (record, address):
             try:
                 os.unlink(path)
             except OSError:
                 pass
-        if not replaced:
-            try:
-                os.rmdir(folder)
-            except OSError:
-                pass
+        try:
+            os.rmdir(os.path.dirname(address))  # only if empty: another fork server may use it
+        except OSError:
+            pass
+
+
+def _private(folder: str) -> bool:
+    import stat
+
+    try:
+        info = os.lstat(folder)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
 
 
 def _listen(address: str) -> socket.socket | None:
@@ -148,19 +189,40 @@ def _listen(address: str) -> socket.socket | None:
         listener.bind(address)
     except OSError:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(1.0)
             try:
                 probe.connect(address)
                 listener.close()
                 return None
-            except OSError:  # a socket left by a fork server that was killed
-                os.unlink(address)
+            except (ConnectionRefusedError, FileNotFoundError):  # a socket left by a fork server that was killed
+                try:
+                    os.unlink(address)
+                except FileNotFoundError:
+                    pass
+            except OSError:  # it listens, but is slow to answer
+                listener.close()
+                return None
         listener.bind(address)
-    listener.listen(8)
+    listener.listen(16)
     return listener
 
 
-def _serve(address: str, modules: list[str], keep: float = 0, identity: str = "") -> bool:
-    """Serve until no longer wanted; True when asked to end (a newer fork server replaces it)."""
+def _read_request(conn: socket.socket) -> dict | None:
+    conn.settimeout(10)
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    try:
+        request = json.loads(data)
+    except ValueError:
+        return None  # a probe, or nothing that makes sense
+    return request if isinstance(request, dict) else None
+
+
+def _serve(address: str, modules: list[str], keep: float = 0, identity: str = "") -> None:
     parent = os.getppid()
     for name in modules:
         try:
@@ -173,26 +235,26 @@ def _serve(address: str, modules: list[str], keep: float = 0, identity: str = ""
     gc.collect()
     gc.freeze()
     signal.signal(signal.SIGCHLD, _reap)
-    if keep:  # the folder of a fork server just replaced may have gone with it
+    folder = os.path.dirname(address)
+    if keep:  # the folder may have gone with the last fork server that used it
         try:
-            os.mkdir(os.path.dirname(address), 0o700)
+            os.mkdir(folder, 0o700)
         except FileExistsError:
             pass
-        info = os.lstat(os.path.dirname(address))
-        if info.st_uid != os.getuid() or info.st_mode & 0o077 or not os.path.isdir(os.path.dirname(address)):
-            return True  # a folder others may enter (or a link): not trusted with a socket
+        if not _private(folder):
+            return  # a folder others may enter (or a link): not trusted with a socket
     listener = _listen(address)
     if listener is None:
-        return True
+        return
     if keep:
-        checkout = os.path.join(os.getcwd(), "methods")
         text = json.dumps({"pid": os.getpid(), "identity": identity})
-        tmp = os.path.join(os.path.dirname(address), f".identity.{os.getpid()}")
+        tmp = os.path.join(folder, f".record.{os.getpid()}")
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
-        os.replace(tmp, os.path.join(os.path.dirname(address), "identity"))
+        os.replace(tmp, record_path(address))
     sys.stdout.write("ready\n")
     sys.stdout.flush()
+    checkout = os.path.join(os.getcwd(), "methods")
     last = time.monotonic()
 
     def wanted() -> bool:
@@ -204,6 +266,7 @@ def _serve(address: str, modules: list[str], keep: float = 0, identity: str = ""
             return True
         return time.monotonic() - last < keep and os.path.isdir(checkout)
 
+    blocked = {signal.SIGCHLD, signal.SIGTERM}
     while wanted():
         try:
             ready, _, _ = select.select([listener], [], [], 1.0)
@@ -211,59 +274,65 @@ def _serve(address: str, modules: list[str], keep: float = 0, identity: str = ""
             continue
         if not ready:
             continue
-        conn, _ = listener.accept()  # a connection without a request (a probe) is no activity
-        with conn:
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            continue
+        with conn:  # a connection without a request (a probe) is no activity
             try:
-                request = json.loads(data)
-            except ValueError:
+                if peer_uid(conn) != os.getuid():
+                    continue  # only the user's own processes (the folder already keeps others out)
+                request = _read_request(conn)
+            except OSError:
                 continue
-            if not isinstance(request, dict):
+            if request is None:
                 continue
             if request.get("exit"):
-                listener.close()
-                return True
-            # its end is not reaped before it is counted as running
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+                break
+            if request.get("retire"):
+                keep = min(keep, RETIRE_SECONDS) if keep else keep
+                continue
+            if keep and not isinstance(request.get("client_pid"), int):
+                continue  # a kernel that would not end with its client would keep a kept server forever
+            # neither its end reaped before it is counted as running, nor the fork server's handler
+            # of SIGTERM run in the child
+            signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
             pid = os.fork()
             if pid == 0:  # the kernel
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
-                listener.close()
-                conn.close()
-                code = 0
+                code = 1
                 try:
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                    signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
+                    listener.close()
+                    conn.close()
                     # the kernel ends if the fork server does, and when the process that asked for it does
                     arguments = [*request["arguments"], f"--IPKernelApp.parent_handle={os.getppid()}"]
                     kernel_main(request["connection_file"], arguments, request["cwd"], request["env"],
                                 request.get("log_file"), request.get("client_pid"))
+                    code = 0
                 except BaseException:  # noqa: BLE001 - written to the kernel's log
                     import traceback
 
                     traceback.print_exc()
-                    code = 1
                 finally:
                     os._exit(code)
             _CHILDREN.add(pid)
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
-            conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
+            try:
+                conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+            except OSError:  # the process that asked is gone: so is the kernel
+                os.kill(pid, signal.SIGKILL)
             last = time.monotonic()
     listener.close()
-    return False
 
 
 def main(argv: list[str]) -> None:
     address, *rest = argv
-    keep, identity = 0.0, ""
+    keep = 0.0
     if rest[:1] == ["--keep"]:
-        keep, identity, rest = float(rest[1]), rest[2], rest[3:]
-    serve(address, rest, keep, identity)
+        keep, rest = float(rest[1]), rest[2:]
+    serve(address, rest, keep, os.environ.get(IDENTITY_VARIABLE, ""))
 
 
 if __name__ == "__main__":
