@@ -27,7 +27,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from .zygote import IDENTITY_VARIABLE, peer_uid, record_path
+from .zygote import IDENTITY_VARIABLE, peer_uid, private_folder, record_path
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 # what a chapter imports besides the model (the model's modules are added by preload_modules). Not
@@ -319,18 +319,6 @@ def kept_folder(checkout: Path) -> str:
     return os.path.join(tempfile.gettempdir(), f"{FOLDER_PREFIX}{os.getuid()}-{digest}")
 
 
-def _private_folder(folder: str) -> bool:
-    """True when ``folder`` is a folder (not a link) of this user that no one else may enter: only then
-    may its socket be trusted, and kernels asked of it."""
-    import stat
-
-    try:
-        info = os.lstat(folder)
-    except OSError:
-        return False
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
-
-
 def _read_record(address: str) -> tuple[int, str]:
     """(process id, identity) a kept fork server wrote beside its socket; (0, "") if none can be read."""
     try:
@@ -380,7 +368,7 @@ class KeptForkServer(ForkServer):
         address = os.path.join(folder, f"{identity[:12]}.sock")
         if len(os.fsencode(address)) > SOCKET_PATH_LIMIT:  # a temporary folder too deep for a socket's name
             return None
-        if _private_folder(folder) and _answers(address):
+        if private_folder(folder) and _answers(address):
             pid, running = _read_record(address)
             if running == identity:
                 return cls(address, fingerprint, identity, pid)
@@ -397,7 +385,7 @@ class KeptForkServer(ForkServer):
             pass
         except OSError:
             return None
-        if not _private_folder(folder):
+        if not private_folder(folder):
             return None
         try:
             others = [os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".sock")]
@@ -437,7 +425,7 @@ class KeptForkServer(ForkServer):
         deadline = time.monotonic() + START_LIMIT
         while not self.ready:
             # (a folder gone meanwhile, emptied of a dead fork server's socket, the new one makes again)
-            if os.path.lexists(self.folder) and not _private_folder(self.folder):
+            if os.path.lexists(self.folder) and not private_folder(self.folder):
                 raise RuntimeError("the fork server's folder can no longer be trusted")
             pid, running = _read_record(self.address)
             if running == self.identity and _answers(self.address):

@@ -171,7 +171,9 @@ def _leave(address: str, keep: float = 0) -> None:
             pass
 
 
-def _private(folder: str) -> bool:
+def private_folder(folder: str) -> bool:
+    """True when ``folder`` is a folder (not a link) of this user that no one else may enter: only then
+    may a socket in it be trusted, and kernels asked of it."""
     import stat
 
     try:
@@ -241,7 +243,7 @@ def _serve(address: str, modules: list[str], keep: float = 0, identity: str = ""
             os.mkdir(folder, 0o700)
         except FileExistsError:
             pass
-        if not _private(folder):
+        if not private_folder(folder):
             return  # a folder others may enter (or a link): not trusted with a socket
     listener = _listen(address)
     if listener is None:
