@@ -258,3 +258,20 @@ def test_what_a_chapter_imports_follows_the_sources_as_they_are_now(tmp_path):
     assert code() == before | {"methods/model/network.py"}
     module.write_text(original)
     assert code() == before
+
+
+def test_a_template_parsed_once_is_the_same_after_its_chapters_ran(tmp_path):
+    """A worker parses each template once and gives papermill the same notebook for every country:
+    papermill reads it through its text, so executing a chapter leaves it as it was."""
+    import nbformat
+
+    from methods.build.project import Project
+    from methods.build.runner import _template_notebook, execute_job, plan
+
+    root = copy_repo(tmp_path / "repo", countries=["XRU"])
+    job = plan(Project(root), ["XRU"], ["smuggling"], 200).jobs[0]
+    text = Path(job.template).read_text(encoding="utf-8")
+    before = nbformat.writes(_template_notebook(text, Path(job.template).suffix))
+    assert execute_job(job).ok
+    after = _template_notebook(text, Path(job.template).suffix)
+    assert nbformat.writes(after) == before and not any(c.get("outputs") for c in after.cells)

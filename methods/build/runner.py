@@ -408,7 +408,7 @@ def _execute_notebook(nb, staged_nb: Path, job: Job):
         options["kernel_manager_class"] = warm_manager(preload_modules(list(job.preload)), job.log_file)
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
         try:
-            return pm.execute_notebook(copy.deepcopy(nb), str(staged_nb),
+            return pm.execute_notebook(nb, str(staged_nb),  # papermill reads it through its text: a copy
                                        parameters=dict(job.parameters, output_dir=str(staged_nb.parent)),
                                        cwd=job.root, log_output=True, execution_timeout=job.timeout, **options)
         except RuntimeError as exc:
@@ -422,8 +422,8 @@ def _execute_notebook(nb, staged_nb: Path, job: Job):
 @functools.lru_cache(maxsize=8)
 def _template_notebook(text: str, extension: str):
     """A chapter template's text as a notebook, as ``jupytext.read`` makes it from the file; parsed
-    once per worker for each text (a worker runs many countries' chapters of the same templates,
-    and papermill is given a copy)."""
+    once per worker for each text (a worker runs many countries' chapters of the same templates;
+    papermill never changes it: it reads a notebook it is given through the notebook's text)."""
     import jupytext
 
     return jupytext.reads(text, fmt={"extension": extension})
