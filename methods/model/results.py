@@ -258,6 +258,7 @@ def chapter_results(cf: CountryFile, market: str, prepared, n_draws: int, seed: 
     scenario_values = {"low": extremes[("low", ("all", "total"))], "central": prepared.central,
                        "high": extremes[("high", ("all", "total"))]}
     runs: dict[bytes, tuple[dict, dict]] = {}  # one Monte Carlo per distinct scenario
+    memo: dict = {}  # the runs share their seed and differ in structural inputs: each input is drawn once
     # the outputs whose own low or high scenario each distinct scenario is: only their percentiles
     # are taken from its draws (a percentile of every output of every run was a sixth of the model's time)
     fingerprint = {k: scenario_fingerprint(base, prepared, prefix) for k, base in extremes.items()}
@@ -269,12 +270,12 @@ def chapter_results(cf: CountryFile, market: str, prepared, n_draws: int, seed: 
         fp = fingerprint[(name, key)]
         if fp not in runs:
             base = extremes[(name, key)]
-            drawn = monte_carlo(prepared, evaluate, n=n_draws, seed=seed, prefix=prefix, base=base)
+            drawn = monte_carlo(prepared, evaluate, n=n_draws, seed=seed, prefix=prefix, base=base, memo=memo)
             runs[fp] = (evaluate(base), percentiles({k: drawn[k] for k in wanted[fp]}))
         return runs[fp]
 
     draws = monte_carlo(prepared, lambda v: market_results(cf, market, v), n=n_draws, seed=seed, prefix=prefix,
-                        base=prepared.central)
+                        base=prepared.central, memo=memo)
     pct_central = percentiles(draws)
     partner_rows = _partner_rows(cf, market, at_central, pct_central, drug_of, labels)
     kept_draws = {k: a for k, a in draws.items() if (len(k) == 2 and k[0] == "all") or k[0] == "value"}
@@ -288,7 +289,8 @@ def chapter_results(cf: CountryFile, market: str, prepared, n_draws: int, seed: 
         if scenario == "fob":
             fob = lambda v: market_totals(cf, market, v, valuation="fob")  # noqa: E731
             fob_det = fob(prepared.central)
-            fob_pct = percentiles(monte_carlo(prepared, fob, n=n_draws, seed=seed, prefix=prefix, base=prepared.central))
+            fob_pct = percentiles(monte_carlo(prepared, fob, n=n_draws, seed=seed, prefix=prefix, base=prepared.central,
+                                              memo=memo))
         for (product, direction) in det_central:
             if any(p == product and d == direction for _, p, d in gaps):
                 continue  # shown below as not estimated

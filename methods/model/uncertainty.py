@@ -226,20 +226,39 @@ class Prepared:
         return out
 
     def sample(self, n: int, seed: int, base: Values, prefix: tuple = (),
-               uniforms: dict[tuple, np.ndarray] | None = None) -> Values:
+               uniforms: dict[tuple, np.ndarray] | None = None, memo: dict | None = None) -> Values:
         """``n`` Monte Carlo draws of every uncertain, non-structural input (arrays of shape n x years,
         or n x 1 when the bounds are the same every year). ``uniforms`` (from :meth:`uniforms`) gives
-        the underlying uniform draws; by default they are drawn from ``seed``."""
-        uniforms = uniforms if uniforms is not None else self.uniforms(n, seed, prefix)
+        the underlying uniform draws; by default they are drawn from ``seed``.
+
+        ``memo``: a dict kept by the caller between samples of the same inputs. An input's draws
+        depend only on ``n``, ``seed``, its bounds and its value in ``base``, so an input whose value
+        is the same as in an earlier sample (a chapter's scenarios differ only in their structural
+        inputs) gets the same arrays again instead of being drawn anew, and the uniforms are made once.
+        """
+        if uniforms is not None:
+            memo = None  # the uniforms given are the caller's: what was drawn from others does not apply
+        elif memo is not None:
+            if ("uniforms", n, seed, prefix) not in memo:
+                memo[("uniforms", n, seed, prefix)] = self.uniforms(n, seed, prefix)
+            uniforms = memo[("uniforms", n, seed, prefix)]
+        else:
+            uniforms = self.uniforms(n, seed, prefix)
         overrides = {}
         for info in self.sampled_inputs(prefix):
             key = info.path
             u = uniforms[key]
             low, value, high = self.lows[key], np.asarray(base.at(key), dtype=float), self.highs[key]
+            seen = (n, seed, prefix, key, value.shape, value.tobytes())
+            if memo is not None and seen in memo:
+                overrides[key] = memo[seen]
+                continue
             if value.ndim == 1 and np.all(low == low[0]) and np.all(value == value[0]) and np.all(high == high[0]):
                 overrides[key] = draw_from_u(info.quantity.distribution, u, low[0], value[0], high[0])[:, None]
             else:
                 overrides[key] = draw_from_u(info.quantity.distribution, u[:, None], low, value, high)
+            if memo is not None:
+                memo[seen] = overrides[key]
         return base.replace(overrides)
 
 
@@ -355,15 +374,17 @@ CHUNK = 2048  # draws evaluated at once: keeps temporaries small enough for the 
 
 def monte_carlo(prepared: Prepared, evaluate: Evaluate, scenario: str = "central", n: int = DEFAULT_DRAWS,
                 seed: int = DEFAULT_SEED, prefix: tuple = (), chunk: int = CHUNK,
-                base: Values | None = None) -> dict[tuple, np.ndarray]:
+                base: Values | None = None, memo: dict | None = None) -> dict[tuple, np.ndarray]:
     """Outputs of ``evaluate`` for ``n`` draws: arrays of shape (n, years). ``base`` (default: the
     named scenario's values) gives the structural inputs, e.g. an :func:`ordered_scenario`.
+    ``memo``: a dict shared by several runs, so that the draws they have in common are made once
+    (:meth:`Prepared.sample`); the outputs are the same with it and without it.
 
     Draws are evaluated in chunks; the draws themselves do not depend on the chunk size.
     """
     base = base if base is not None else prepared.scenario(scenario, prefix)
     n_years = len(prepared.cf.years)
-    draws = prepared.sample(n, seed, base, prefix)
+    draws = prepared.sample(n, seed, base, prefix, memo=memo)
     sampled = [i.path for i in prepared.sampled_inputs(prefix)]
     out: dict[tuple, np.ndarray] = {}
     for start in range(0, n, chunk):
