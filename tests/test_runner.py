@@ -275,3 +275,64 @@ def test_a_template_parsed_once_is_the_same_after_its_chapters_ran(tmp_path):
     assert execute_job(job).ok
     after = _template_notebook(text, Path(job.template).suffix)
     assert nbformat.writes(after) == before and not any(c.get("outputs") for c in after.cells)
+
+
+KERNEL_MESSAGES = [
+    {"msg_type": "execute_result", "content": {"metadata": {"a": {"b": 1}}, "data": {"text/plain": "3"}, "execution_count": 4}},
+    {"msg_type": "display_data", "content": {"metadata": {"iff_lang": "es"}, "data": {"text/html": "<b>x</b>", "text/plain": "x"},
+                                             "transient": {}}},
+    {"msg_type": "stream", "content": {"name": "stderr", "text": "warning\n"}},
+    {"msg_type": "error", "content": {"ename": "KeyError", "evalue": "'x'", "traceback": ["line 1", "line 2"]}},
+]
+
+
+@pytest.mark.parametrize("message", KERNEL_MESSAGES, ids=[m["msg_type"] for m in KERNEL_MESSAGES])
+def test_outputs_are_made_from_kernel_messages_as_nbformat_makes_them(message):
+    """The runner makes each output from its kernel message without checking it against the schema
+    one by one (the notebook is checked when written): the output must be the one nbformat makes."""
+    import nbformat
+
+    from methods.build.runner import output_from_msg
+
+    msg = {"header": {"msg_type": message["msg_type"]}, **message}
+    ours, theirs = output_from_msg(msg), nbformat.v4.output_from_msg(msg)
+    assert ours == theirs and json.dumps(ours, sort_keys=True) == json.dumps(theirs, sort_keys=True)
+    # nested mappings are notebook nodes, as nbformat's are (attribute access works on both)
+    assert {k: type(v) for k, v in ours.items()} == {k: type(v) for k, v in theirs.items()}
+
+
+def test_a_message_that_is_no_output_is_refused_as_nbformat_refuses_it():
+    import nbformat
+
+    from methods.build.runner import output_from_msg
+
+    msg = {"header": {"msg_type": "status"}, "content": {"execution_state": "idle"}}
+    for make in (output_from_msg, nbformat.v4.output_from_msg):
+        with pytest.raises(ValueError, match="Unrecognized output msg type: 'status'"):
+            make(msg)
+
+
+def test_workers_make_outputs_with_the_runners_function(tmp_path):
+    import nbclient.client
+
+    from methods.build.runner import _import_execution_modules, output_from_msg
+
+    _import_execution_modules()
+    assert nbclient.client.output_from_msg is output_from_msg
+
+
+def test_an_executed_notebook_with_an_invalid_output_is_an_error_not_a_log_line(tmp_path):
+    """Outputs are checked when the chapter is written: an invalid one fails the chapter in one line."""
+    import nbformat
+
+    from methods.build.runner import write_valid
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell()])
+    nb.cells[0].outputs = [nbformat.from_dict({"output_type": "stream", "name": "stdout", "text": 5})]
+    with pytest.raises(ValueError) as caught:
+        write_valid(nb, tmp_path / "bad.ipynb")
+    assert str(caught.value).startswith("the executed notebook is not valid (cells/0/outputs/0")
+    assert "\n" not in str(caught.value)
+    good = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output("stream", text="5")])])
+    write_valid(good, tmp_path / "good.ipynb")
+    assert nbformat.read(tmp_path / "good.ipynb", 4) == good

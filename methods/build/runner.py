@@ -419,6 +419,41 @@ def _execute_notebook(nb, staged_nb: Path, job: Job):
             time.sleep(0.2 * attempt)
 
 
+# what each kind of output keeps of its kernel message's content (nbformat.v4.output_from_msg)
+OUTPUT_FIELDS = {"execute_result": ("metadata", "data", "execution_count"), "display_data": ("metadata", "data"),
+                 "stream": ("name", "text"), "error": ("ename", "evalue", "traceback")}
+
+
+def output_from_msg(msg: dict):
+    """The output a kernel's IOPub message makes, as ``nbformat.v4.output_from_msg`` makes it, but
+    without checking each output against the notebook schema (nbformat does that with jsonschema,
+    about a third of a millisecond an output: 20 ms of a chapter's client). The chapter is checked
+    as a whole, with nbformat's compiled validator, when it is written (:func:`write_valid`), and
+    fails there if an output is not valid. ValueError for a message that is not an output, as
+    nbformat raises (nbclient then logs it and goes on)."""
+    import nbformat
+
+    kind = msg["header"]["msg_type"]
+    if kind not in OUTPUT_FIELDS:
+        raise ValueError(f"Unrecognized output msg type: {kind!r}")
+    content = msg["content"]
+    return nbformat.from_dict({"output_type": kind, **{name: content[name] for name in OUTPUT_FIELDS[kind]}})
+
+
+def write_valid(nb, path: Path) -> None:
+    """Write a chapter's notebook, checked against the notebook schema as it is written: an invalid
+    notebook (nbformat only logs it) is an error that fails the chapter."""
+    import nbformat
+
+    problem: dict = {}
+    nbformat.write(nb, str(path), capture_validation_error=problem)
+    if problem:
+        error = problem["ValidationError"]
+        place = list(getattr(error, "absolute_path", None) or getattr(error, "path", None) or [])
+        where = "/".join(map(str, place)) or "the notebook"
+        raise ValueError(f"the executed notebook is not valid ({where}): {str(error.message).splitlines()[0]}")
+
+
 @functools.lru_cache(maxsize=8)
 def _template_notebook(text: str, extension: str):
     """A chapter template's text as a notebook, as ``jupytext.read`` makes it from the file; parsed
@@ -468,12 +503,12 @@ def execute_job(job: Job) -> JobResult:
         if "es" in dict(job.parameters).get("languages", "en,es").split(","):
             spanish = for_language(done, "es", Translator("es", locales=Path(job.root) / "book" / "locales").words)
             postprocess(spanish, job, "es")
-            nbformat.write(spanish, stage / spanish_file.name)
+            write_valid(spanish, stage / spanish_file.name)
         else:  # an English-only run: no Spanish chapter of older results is left to be published
             spanish_file.unlink(missing_ok=True)
         done = for_language(done, "en", in_place=True)  # the last use of the executed notebook
         postprocess(done, job)
-        nbformat.write(done, staged_nb)
+        write_valid(done, staged_nb)
         # move results first, the chapter next, the manifest last: a run cut short is redone
         for f in sorted(stage.iterdir()):
             if f.name != staged_nb.name:
@@ -508,12 +543,15 @@ def _say(msg: str) -> None:
 def _import_execution_modules() -> None:
     """What a worker needs before its first notebook (about half a second of imports), and the
     notebook format's validator, which nbformat compiles from its JSON schema when it first
-    validates a notebook (about 0.06 s; once for all the workers when they are forked from here)."""
+    validates a notebook (about 0.06 s; once for all the workers when they are forked from here).
+    nbclient makes the kernel's outputs with :func:`output_from_msg`."""
     import jupytext  # noqa: F401
+    import nbclient.client
     import nbformat
     import papermill  # noqa: F401
 
     nbformat.validate(nbformat.v4.new_notebook())
+    nbclient.client.output_from_msg = output_from_msg  # checked with the notebook, not one by one
 
 
 def _start_worker(preload: tuple[str, ...], shared: tuple | None = None) -> None:
