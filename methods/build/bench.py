@@ -236,12 +236,16 @@ def scaling(src: Path, sizes: list[int]) -> list[dict]:
             elapsed = re.findall(r"\(elapsed ([\d.]+) s\)", err)
             run = float(elapsed[-1]) if elapsed else float("nan")
             book = seconds - run
+            # the target's measure, as at 9 chapters: a forced run of every chapter alone (in the build,
+            # the book's builders start while the chapters run, and share the processors with them)
+            forced = forced_run(root, "warm", cores)
             rows.append({"countries": n, "chapters": chapters, "seconds": seconds, "chapters_seconds": run,
                          "book_seconds": book, "per_chapter_run": run * cores / max(chapters, 1),
-                         "per_chapter_book": book * cores / max(chapters, 1)})
+                         "per_chapter_book": book * cores / max(chapters, 1), "forced_run": forced})
             say(f"  {n:>4} countries: {chapters} chapters in {run:6.1f} s ({rows[-1]['per_chapter_run']:.2f} s per "
                 f"chapter), both editions of the book in {book:6.1f} s ({rows[-1]['per_chapter_book']:.2f} s per "
-                f"chapter); {seconds:6.1f} s in all")
+                f"chapter); {seconds:6.1f} s in all; then a forced run of the {forced['chapters']} chapters: "
+                f"{forced['seconds']:.1f} s ({forced['per_chapter']:.2f} s per chapter)")
     return rows
 
 
@@ -357,7 +361,7 @@ def main(args) -> int:
         ("one-country update <= 15% of the clean build", one / clean <= 0.15),
         (f"per-chapter cost of a forced run (warm, {cores} jobs) <= 1.0x the cold floor", warm <= 1.0),
         (f"per-chapter cost at {largest.get('countries', 200)} synthetic countries <= 1.0x the cold floor",
-         largest["per_chapter_run"] / floor <= 1.0 if largest else None),
+         largest["forced_run"]["per_chapter"] / floor <= 1.0 if largest else None),
         ("no chapter differs from the cold path's (same seed: identical results)", identical),
         ("clean build of both editions <= 1.3x the English-only clean build", clean / clean_en <= 1.3),
         ("one-country update of both editions <= 1.3x the English-only one", one / one_en <= 1.3),
