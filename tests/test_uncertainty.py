@@ -142,29 +142,31 @@ def test_widening_one_inputs_bounds_never_narrows_the_interval(tmp_path):
     assert (hi2 - lo2 > hi1 - lo1).all()
 
 
-def test_runs_sharing_a_memo_draw_each_input_once_and_give_the_same_outputs(xru, monkeypatch):
+@pytest.mark.parametrize("market,prefix", [("drugs", DRUGS), ("smuggling", SMUGGLING)])
+def test_runs_sharing_a_memo_draw_each_input_once_and_give_the_same_outputs(xru, market, prefix, monkeypatch):
     # a chapter's Monte Carlo runs (central, each output's low and high scenario) share a memo: the
     # sampled inputs, the same in each run, are drawn once. Another value of a sampled input in the
-    # base must still be drawn anew, and every output must be what a run without the memo gives.
+    # base must still be drawn anew, and every output must be what a run without the memo gives (a
+    # model that changed its inputs in place would fail this: the memo hands the same arrays again).
     import methods.model.uncertainty as uncertainty
 
-    ev = evaluator(xru.cf, "drugs")
-    low = ordered_scenario(xru, ev, "low", prefix=DRUGS)
-    yield_path = next(i.path for i in xru.sampled_inputs(DRUGS) if i.path[-1] == "leaf_yield")
-    moved = xru.central.replace({yield_path: np.asarray(xru.central.at(yield_path), dtype=float) * 1.1})
+    ev = evaluator(xru.cf, market)
+    low = ordered_scenario(xru, ev, "low", prefix=prefix)
+    path = xru.sampled_inputs(prefix)[0].path
+    moved = xru.central.replace({path: np.asarray(xru.central.at(path), dtype=float) * 1.1})
     bases = [xru.central, low, moved, xru.central]
-    alone = [monte_carlo(xru, ev, n=3000, seed=9, prefix=DRUGS, base=b) for b in bases]
+    alone = [monte_carlo(xru, ev, n=3000, seed=9, prefix=prefix, base=b) for b in bases]
     calls = []
     real = uncertainty.draw_from_u
     monkeypatch.setattr(uncertainty, "draw_from_u", lambda *a: calls.append(a) or real(*a))
     memo: dict = {}
-    shared = [monte_carlo(xru, ev, n=3000, seed=9, prefix=DRUGS, base=b, memo=memo) for b in bases]
+    shared = [monte_carlo(xru, ev, n=3000, seed=9, prefix=prefix, base=b, memo=memo) for b in bases]
     for a, b in zip(alone, shared):
         assert a.keys() == b.keys()
         for key in a:
             np.testing.assert_array_equal(a[key], b[key])
-    # every sampled input once for the central values, and the leaf yield once more for its new value
-    assert len(calls) == len(xru.sampled_inputs(DRUGS)) + 1
+    # every sampled input once for the central values, and the moved one once more for its new value
+    assert len(calls) == len(xru.sampled_inputs(prefix)) + 1
     assert not np.array_equal(alone[2][("all", "total")], alone[0][("all", "total")])
 
 
