@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
 from methods.model.params import load_country
-from methods.model.results import evaluate_market, market_totals, totals
+from methods.model.results import market_totals
 from methods.model.uncertainty import (
     Prepared,
     deterministic_range,

@@ -468,8 +468,6 @@ def execute_job(job: Job) -> JobResult:
     """Execute one notebook into a staging folder, then move its outputs into place atomically.
     Its time is counted from when its kernel can start: with the warm engine, once the fork
     server has imported the chapters' packages (the run's first chapters wait for it)."""
-    import nbformat
-
     if job.engine == "warm":
         from .forkserver import wait_for_fork_server
 
