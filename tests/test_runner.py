@@ -312,11 +312,12 @@ def test_a_message_that_is_no_output_is_refused_as_nbformat_refuses_it():
             make(msg)
 
 
-def test_workers_make_outputs_with_the_runners_function(tmp_path):
+def test_workers_make_outputs_with_the_runners_function(monkeypatch):
     import nbclient.client
 
     from methods.build.runner import _import_execution_modules, output_from_msg
 
+    monkeypatch.setattr(nbclient.client, "output_from_msg", nbclient.client.output_from_msg)  # put back after
     _import_execution_modules()
     assert nbclient.client.output_from_msg is output_from_msg
 
@@ -325,14 +326,44 @@ def test_an_executed_notebook_with_an_invalid_output_is_an_error_not_a_log_line(
     """Outputs are checked when the chapter is written: an invalid one fails the chapter in one line."""
     import nbformat
 
-    from methods.build.runner import write_valid
+    from methods.build.runner import InvalidNotebook, write_valid
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell()])
     nb.cells[0].outputs = [nbformat.from_dict({"output_type": "stream", "name": "stdout", "text": 5})]
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(InvalidNotebook) as caught:
         write_valid(nb, tmp_path / "bad.ipynb")
-    assert str(caught.value).startswith("the executed notebook is not valid (cells/0/outputs/0")
+    assert str(caught.value).startswith("the executed notebook is not valid (cells/0/outputs/0/text): ")
     assert "\n" not in str(caught.value)
     good = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output("stream", text="5")])])
     write_valid(good, tmp_path / "good.ipynb")
     assert nbformat.read(tmp_path / "good.ipynb", 4) == good
+
+
+def test_a_chapter_whose_executed_notebook_is_invalid_fails_after_execution(tmp_path, monkeypatch):
+    """A chapter whose cells ran but whose notebook is not valid fails: its last good chapter is
+    kept, the run's summary says it failed after execution, and its notebook is kept for diagnosis."""
+    import nbformat
+
+    import methods.model.chapter.languages as languages
+    from methods.build.project import Project
+    from methods.build.runner import RunReport, execute_job, failure_summary, plan
+
+    root = copy_repo(tmp_path / "repo", countries=["XRU"])
+    project = Project(root)
+    job = plan(project, ["XRU"], ["smuggling"], 200).jobs[0]
+    expand = languages.expand_glued
+
+    def with_an_invalid_output(nb):
+        nb = expand(nb)
+        next(c for c in nb.cells if c.cell_type == "code").outputs.append(
+            nbformat.from_dict({"output_type": "stream", "name": "stdout", "text": 5}))
+        return nb
+
+    monkeypatch.setattr(languages, "expand_glued", with_an_invalid_output)
+    result = execute_job(job)
+    assert not result.ok and result.executed and result.cell is None
+    assert result.error.startswith("InvalidNotebook: the executed notebook is not valid (cells/")
+    assert not job.notebook.exists()  # nothing published
+    summary = failure_summary(RunReport(executed=[result]), project)
+    assert "XRU smuggling: after execution: InvalidNotebook: the executed notebook is not valid" in summary
+    assert (project.failed_dir / "XRU-smuggling.ipynb").is_file()

@@ -166,6 +166,9 @@ def test_runs_sharing_a_memo_draw_each_input_once_and_give_the_same_outputs(xru,
             np.testing.assert_array_equal(a[key], b[key])
     # every sampled input once for the central values, and the moved one once more for its new value
     assert len(calls) == len(xru.sampled_inputs(prefix)) + 1
+    # the draws kept for later runs cannot be changed by one of them
+    kept = xru.sample(3000, 9, xru.central, prefix, memo=memo)
+    assert not any(np.asarray(kept.at(i.path)).flags.writeable for i in xru.sampled_inputs(prefix))
     assert not np.array_equal(alone[2][("all", "total")], alone[0][("all", "total")])
 
 

@@ -236,8 +236,8 @@ def scaling(src: Path, sizes: list[int]) -> list[dict]:
             elapsed = re.findall(r"\(elapsed ([\d.]+) s\)", err)
             run = float(elapsed[-1]) if elapsed else float("nan")
             book = seconds - run
-            # the target's measure, as at 9 chapters: a forced run of every chapter alone (in the build,
-            # the book's builders start while the chapters run, and share the processors with them)
+            # the target's measure, as for the 11 chapters: a forced run of every chapter, on its own
+            # (`iff run --force`), not the chapters' part of a build
             forced = forced_run(root, "warm", cores)
             rows.append({"countries": n, "chapters": chapters, "seconds": seconds, "chapters_seconds": run,
                          "book_seconds": book, "per_chapter_run": run * cores / max(chapters, 1),

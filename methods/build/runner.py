@@ -79,6 +79,7 @@ class JobResult:
     seconds: float
     cell: int | None = None
     error: str = ""
+    executed: bool = False  # failed after its cells ran (its notebook was not valid)
 
 
 @dataclass
@@ -440,6 +441,10 @@ def output_from_msg(msg: dict):
     return nbformat.from_dict({"output_type": kind, **{name: content[name] for name in OUTPUT_FIELDS[kind]}})
 
 
+class InvalidNotebook(ValueError):
+    """An executed chapter that is not a valid notebook."""
+
+
 def write_valid(nb, path: Path) -> None:
     """Write a chapter's notebook, checked against the notebook schema as it is written: an invalid
     notebook (nbformat only logs it) is an error that fails the chapter."""
@@ -451,7 +456,8 @@ def write_valid(nb, path: Path) -> None:
         error = problem["ValidationError"]
         place = list(getattr(error, "absolute_path", None) or getattr(error, "path", None) or [])
         where = "/".join(map(str, place)) or "the notebook"
-        raise ValueError(f"the executed notebook is not valid ({where}): {str(error.message).splitlines()[0]}")
+        first = (str(error.message).splitlines() or [""])[0]
+        raise InvalidNotebook(f"the executed notebook is not valid ({where}): {first[:300]}")
 
 
 @functools.lru_cache(maxsize=8)
@@ -522,7 +528,7 @@ def execute_job(job: Job) -> JobResult:
         if staged_nb.exists():
             Path(job.failed_dir).mkdir(parents=True, exist_ok=True)
             shutil.copy(staged_nb, Path(job.failed_dir) / f"{job.label.replace(' ', '-')}.ipynb")
-        return JobResult(job, False, time.perf_counter() - start, cell, error)
+        return JobResult(job, False, time.perf_counter() - start, cell, error, isinstance(exc, InvalidNotebook))
     finally:
         os.dup2(saved_stderr, 2)
         os.close(saved_stderr)
@@ -849,7 +855,7 @@ def failure_summary(report: RunReport, project: Project) -> str:
     if report.failed:
         lines.append(f"{len(report.failed)} notebook(s) failed; their last good chapters are kept:")
         for r in report.failed:
-            cell = f"cell {r.cell}" if r.cell is not None else "before execution"
+            cell = f"cell {r.cell}" if r.cell is not None else ("after execution" if r.executed else "before execution")
             lines.append(f"  {r.job.label}: {cell}: {r.error} "
                          f"(log: {project.rel(Path(r.job.log_file))}; notebook: {project.rel(project.failed_dir)}/{r.job.label.replace(' ', '-')}.ipynb)")
     return "\n".join(lines)

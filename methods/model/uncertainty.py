@@ -232,9 +232,10 @@ class Prepared:
         the underlying uniform draws; by default they are drawn from ``seed``.
 
         ``memo``: a dict kept by the caller between samples of the same inputs. An input's draws
-        depend only on ``n``, ``seed``, its bounds and its value in ``base``, so an input whose value
-        is the same as in an earlier sample (a chapter's scenarios differ only in their structural
-        inputs) gets the same arrays again instead of being drawn anew, and the uniforms are made once.
+        depend only on ``n``, ``seed``, its distribution, its bounds and its value in ``base``, so an
+        input with the same ones as in an earlier sample (a chapter's scenarios differ only in their
+        structural inputs) gets the same arrays again, read-only, instead of being drawn anew, and the
+        uniforms are made once.
         """
         if uniforms is not None:
             memo = None  # the uniforms given are the caller's: what was drawn from others does not apply
@@ -249,7 +250,8 @@ class Prepared:
             key = info.path
             u = uniforms[key]
             low, value, high = self.lows[key], np.asarray(base.at(key), dtype=float), self.highs[key]
-            seen = (n, seed, prefix, key, value.shape, value.tobytes())
+            seen = (n, seed, prefix, key, info.quantity.distribution, low.tobytes(), high.tobytes(), value.shape,
+                    value.tobytes())
             if memo is not None and seen in memo:
                 overrides[key] = memo[seen]
                 continue
@@ -258,6 +260,7 @@ class Prepared:
             else:
                 overrides[key] = draw_from_u(info.quantity.distribution, u[:, None], low, value, high)
             if memo is not None:
+                overrides[key].flags.writeable = False  # handed to every run: none may change it
                 memo[seen] = overrides[key]
         return base.replace(overrides)
 
