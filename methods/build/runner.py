@@ -457,7 +457,8 @@ def write_valid(nb, path: Path) -> None:
         place = list(getattr(error, "absolute_path", None) or getattr(error, "path", None) or [])
         where = "/".join(map(str, place)) or "the notebook"
         first = (str(error.message).splitlines() or [""])[0]
-        raise InvalidNotebook(f"the executed notebook is not valid ({where}): {first[:300]}")
+        raise InvalidNotebook(f"the executed notebook is not valid ({where}): {first[:300]}; this is a fault of "
+                              "the chapter's code, not of the parameter file: report it with the chapter's log")
 
 
 @functools.lru_cache(maxsize=8)
