@@ -111,7 +111,11 @@ def test_failing_notebook_keeps_last_good_chapter(project):
         assert result.returncode == 1
         assert "XRV drugs: cell" in result.stderr and "RuntimeError: boom in the template" in result.stderr
         assert "_build/logs/XRV-drugs.log" in result.stderr
-        assert (project / "_build" / "failed" / "XRV-drugs.ipynb").exists()
+        import nbformat
+
+        kept = nbformat.read(project / "_build" / "failed" / "XRV-drugs.ipynb", 4)  # as papermill made it
+        assert any(o.get("evalue") == "boom in the template" for c in kept.cells for o in c.get("outputs", []))
+        assert any("papermill-error-cell-tag" in c.metadata.get("tags", []) for c in kept.cells)
         assert outputs(project) == before  # the previous chapter and its results are intact
     finally:
         template.write_text(good)
@@ -337,6 +341,61 @@ def test_an_executed_notebook_with_an_invalid_output_is_an_error_not_a_log_line(
     good = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output("stream", text="5")])])
     write_valid(good, tmp_path / "good.ipynb")
     assert nbformat.read(tmp_path / "good.ipynb", 4) == good
+
+
+def _every_kind_of_notebook_content():
+    """A notebook with what nbformat's writer changes or leaves out: multiline sources, texts and
+    bundles, every kind of output, attachments, transient metadata, non-ASCII text."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    nb = new_notebook(metadata={"signature": "x", "orig_nbformat": 3, "iff": {"language": "es"}}, cells=[
+        new_markdown_cell("# Título\n\nDos líneas\r\ny una más", attachments={"a.png": {"image/png": "iVBOR\nw0K"}}),
+        new_code_cell("x = 1\ny = 2", metadata={"trusted": True, "tags": ["parameters"]}, execution_count=3, outputs=[
+            new_output("stream", name="stdout", text="uno\ndos\n"),
+            new_output("display_data", data={"text/html": "<b>a</b>\n<i>b</i>", "image/svg+xml": "<svg>\n</svg>",
+                                             "application/json": {"k": [1, "dos\ntres"]}, "text/plain": "a\nb"},
+                       metadata={"scrapbook": {"name": "n", "mime_prefix": "application/papermill.record/"}}),
+            new_output("execute_result", data={"text/plain": "3"}, execution_count=3),
+            new_output("error", ename="ValueError", evalue="mal", traceback=["línea 1", "línea 2"])]),
+        new_code_cell("", outputs=[])])
+    return nbformat.from_dict(nb)
+
+
+def test_a_chapter_is_written_as_nbformat_writes_it_without_changing_it(project, tmp_path):
+    """The runner's writer (without nbformat's deep copy of the whole notebook) writes the same
+    bytes as nbformat, for every kind of content and for the chapters the runner executed, and leaves
+    the notebook it is given as it was."""
+    import copy
+
+    import nbformat
+
+    from methods.build.runner import notebook_copy, notebook_json, write_valid
+
+    chapters = [nbformat.read(p, 4) for p in sorted((project / "book" / "countries").rglob("*.ipynb"))]
+    assert len(chapters) >= 8  # both languages of the two countries' two markets
+    for nb in [_every_kind_of_notebook_content(), *chapters]:
+        before = copy.deepcopy(nb)
+        assert notebook_json(nb) == nbformat.writes(nb)
+        assert nb == before
+        write_valid(nb, tmp_path / "chapter.ipynb")
+        written = tmp_path / "chapter.ipynb"
+        nbformat.write(nb, tmp_path / "theirs.ipynb")
+        assert written.read_bytes() == (tmp_path / "theirs.ipynb").read_bytes()
+        assert nb == before
+    # a copy shares no container with its notebook: changing one as the runner does leaves the other
+    nb = _every_kind_of_notebook_content()
+    before = copy.deepcopy(nb)
+    new = notebook_copy(nb)
+    assert new == nb
+    new.metadata.pop("signature")
+    new.cells[1].metadata["tags"].append("remove-cell")
+    new.cells[1].outputs[1].metadata["scrapbook"]["name"] = "m"
+    new.cells[1].outputs[1].data["text/html"] = ["<b>a</b>\n", "<i>b</i>"]
+    new.cells[1].outputs.pop()
+    new.cells[0].attachments["a.png"]["image/png"] = "other"
+    new.cells[0].source = "otro"
+    assert nb == before and new != nb
 
 
 def test_a_chapter_whose_executed_notebook_is_invalid_fails_after_execution(tmp_path, monkeypatch):
