@@ -398,6 +398,70 @@ def test_a_chapter_is_written_as_nbformat_writes_it_without_changing_it(project,
     assert nb == before and new != nb
 
 
+def test_the_notebook_papermill_would_write_goes_to_the_box_of_the_chapter_of_its_thread(tmp_path):
+    """A Dask worker may run chapters in several threads: each chapter keeps only its own notebook."""
+    import threading
+
+    import nbformat
+
+    from methods.build import runner
+
+    written = []
+    mine, theirs = {}, {}
+    nb_mine, nb_theirs = nbformat.v4.new_notebook(), nbformat.v4.new_notebook()
+
+    def other_chapter():
+        runner._KEPT.box = theirs
+        runner._keep_or_write_ipynb(nb_theirs, None, write_ipynb=lambda nb, path: written.append(path))
+        runner._KEPT.box = None
+
+    runner._KEPT.box = mine
+    try:
+        thread = threading.Thread(target=other_chapter)
+        thread.start()
+        thread.join()
+        runner._keep_or_write_ipynb(nb_mine, None, write_ipynb=lambda nb, path: written.append(path))
+        runner._keep_or_write_ipynb(nb_mine, "out.ipynb", write_ipynb=lambda nb, path: written.append(path))
+    finally:
+        runner._KEPT.box = None
+    assert mine["notebook"] is nb_mine and theirs["notebook"] is nb_theirs
+    assert written == ["out.ipynb"]  # a call with a path is papermill's own write
+    runner._keep_or_write_ipynb(nb_mine, None, write_ipynb=lambda nb, path: written.append(path))
+    assert written == ["out.ipynb", None]  # outside a chapter too
+
+
+def test_each_language_of_an_executed_chapter_is_as_from_a_deep_copy(project):
+    """The runner makes the Spanish chapter, then the English one, from the same executed notebook,
+    with copies of its containers: each is what it would be from a deep copy, and the executed
+    notebook is left as it was (it is kept for a failure)."""
+    import copy
+
+    import nbformat
+
+    from methods.build.project import Project
+    from methods.build.runner import for_language, postprocess, plan
+    from methods.model.i18n import Translator
+
+    job = plan(Project(project), ["XRV"], ["drugs"], 300).jobs[0]
+    words = Translator("es", locales=project / "book" / "locales").words
+    executed = nbformat.read(project / "book" / "countries" / "XRV" / "drugs.ipynb", 4)  # one language's
+    next(c for c in executed.cells if c.cell_type == "code").outputs.append(nbformat.from_dict({  # a Spanish glued figure
+        "output_type": "display_data", "data": {"text/plain": "x"},
+        "metadata": {"scrapbook": {"name": "fig_x__es", "mime_prefix": "application/papermill.record/"}}}))
+    before = copy.deepcopy(executed)
+    made = []
+    for lang in ("es", "en"):
+        chapter = for_language(executed, lang, words if lang == "es" else None)
+        postprocess(chapter, job, lang)
+        expected = for_language(copy.deepcopy(before), lang, words if lang == "es" else None)
+        postprocess(expected, job, lang)
+        assert chapter == expected
+        made.append(chapter)
+    assert executed == before
+    assert any(o.get("metadata", {}).get("scrapbook", {}).get("name") == "fig_x" for c in made[0].cells
+               for o in c.get("outputs", []))
+
+
 def test_a_chapter_whose_executed_notebook_is_invalid_fails_after_execution(tmp_path, monkeypatch):
     """A chapter whose cells ran but whose notebook is not valid fails: its last good chapter is
     kept, the run's summary says it failed after execution, and its notebook is kept for diagnosis."""
@@ -425,4 +489,13 @@ def test_a_chapter_whose_executed_notebook_is_invalid_fails_after_execution(tmp_
     assert not job.notebook.exists()  # nothing published
     summary = failure_summary(RunReport(executed=[result]), project)
     assert "XRU smuggling: after execution: InvalidNotebook: the executed notebook is not valid" in summary
-    assert (project.failed_dir / "XRU-smuggling.ipynb").is_file()
+    kept = nbformat.read(project.failed_dir / "XRU-smuggling.ipynb", 4)  # the invalid chapter itself
+    assert any(o.get("text") == 5 for c in kept.cells for o in c.get("outputs", []))
+    assert "the executed notebook is not valid: 5 is not valid" in Path(job.log_file).read_text()  # in full
+    import papermill.execute
+    import papermill.iorw
+
+    # papermill's writer, once the chapter ran in this process, is papermill's own outside a chapter
+    assert papermill.execute.write_ipynb.keywords["write_ipynb"] is papermill.iorw.write_ipynb
+    papermill.execute.write_ipynb(nbformat.v4.new_notebook(), str(tmp_path / "by-papermill.ipynb"))
+    assert nbformat.read(tmp_path / "by-papermill.ipynb", 4).cells == []
