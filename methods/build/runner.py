@@ -453,7 +453,7 @@ def _install_keep_or_write() -> None:
     the thread that runs the chapter)."""
     import papermill.execute
 
-    if not isinstance(papermill.execute.write_ipynb, functools.partial):
+    if getattr(papermill.execute.write_ipynb, "func", None) is not _keep_or_write_ipynb:
         papermill.execute.write_ipynb = functools.partial(_keep_or_write_ipynb, write_ipynb=papermill.execute.write_ipynb)
 
 
